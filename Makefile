@@ -1,0 +1,50 @@
+# Everything a fresh machine needs comes from here: a project-local virtualenv from requirements.lock.
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+UV     := $(BIN)/uv
+UV_VERSION := 0.13.8
+
+.PHONY: setup lock lint typecheck test test-fast nightly bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(UV): $(BIN)/python
+	$(BIN)/pip install --quiet uv==$(UV_VERSION)
+
+# Re-sync whenever the lock changes; the stamp keeps repeated `make` calls instant.
+$(VENV)/.synced: requirements.lock pyproject.toml | $(UV)
+	$(UV) pip sync --python $(BIN)/python requirements.lock
+	$(UV) pip install --python $(BIN)/python --no-deps -e .
+	touch $@
+
+setup: $(VENV)/.synced
+
+lock: $(UV)
+	$(UV) pip compile pyproject.toml --extra dev --python-version 3.11 -o requirements.lock
+
+lint: setup
+	$(BIN)/ruff check meshmark_tasks dags tests benchmarks
+	$(BIN)/ruff format --check meshmark_tasks dags tests benchmarks
+
+typecheck: setup
+	$(BIN)/mypy
+
+# The README's test command. Services the tests need are installed and started by the tests'
+# own fixtures through scripts/ (loopback only).
+test: setup lint typecheck
+	$(BIN)/pytest -q -ra
+
+test-fast: setup
+	$(BIN)/pytest -q -m "not testbed and not services and not slow"
+
+# The README's main job: the nightly pipeline on the local backend, end to end.
+nightly: setup
+	$(BIN)/meshmark nightly --profile profiles/local-demo.yaml
+
+bench: setup
+	$(BIN)/python -m benchmarks
+
+clean:
+	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,31 @@
+"""Typed errors. Each message names the file, field or cell it is about."""
+
+
+class MeshmarkError(Exception):
+    """Base of every error this package raises on bad input."""
+
+
+class ProfileError(MeshmarkError):
+    """A profile file or override is invalid."""
+
+
+class ResultParseError(MeshmarkError):
+    """A load-generator output cannot be read into a normalized result."""
+
+    def __init__(self, source: str, problem: str) -> None:
+        super().__init__(f"{source}: {problem}")
+        self.source = source
+        self.problem = problem
+
+
+class CellFailedError(MeshmarkError):
+    """A load test did not produce a usable measurement (a failed test, not a bad score)."""
+
+    def __init__(self, cell_id: str, reason: str) -> None:
+        super().__init__(f"cell {cell_id}: {reason}")
+        self.cell_id = cell_id
+        self.reason = reason
+
+
+class StoreError(MeshmarkError):
+    """The Parquet store was handed data it cannot write."""
