@@ -13,8 +13,9 @@ from meshmark_tasks.result import NormalizedResult
 class ResourceUsage:
     """Mean CPU (cores) and resident memory (bytes) per component over the steady-state window.
 
-    None means "not measured" (for example no control plane exists locally is 0.0, but a missing
-    Prometheus series is None): MeshMark leaves such MUEs out rather than guessing.
+    None means "not measured" (a missing Prometheus series, a sampler that failed); 0.0 means
+    "measured, nothing there" (the local testbed has no control plane). MeshMark leaves MUEs that
+    need a None input out rather than guessing.
     """
 
     cpu_cores_app: float | None
