@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+
+# Airflow reads its home at first import: keep tests away from ~/airflow and example DAGs.
+os.environ.setdefault("AIRFLOW_HOME", str(REPO / "var" / "test-airflow"))
+os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(REPO / "dags"))
 FIXTURES = REPO / "tests" / "fixtures"
 UPSTREAM = FIXTURES / "upstream"
 

@@ -1,0 +1,151 @@
+"""MeshMark nightly: load-test every mesh configuration of a profile, validate, score, store.
+
+Thin by design: each task calls one function of meshmark_tasks.pipeline.nightly. Nothing heavy
+(pandas, Great Expectations, kubernetes) is imported at parse time.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from airflow.sdk import CronTriggerTimetable, Param, dag, get_current_context, task, teardown
+
+from meshmark_tasks.assets import RESULTS_ASSET
+from meshmark_tasks.config import profiles_dir
+
+# Pool that serializes load tests so two tests never disturb each other's measurements.
+LOADTEST_POOL = "meshmark_loadtest"
+NIGHTLY_CRON = os.environ.get("MESHMARK_NIGHTLY_CRON", "0 2 * * *")
+PROFILE_NAMES = sorted(p.stem for p in Path(profiles_dir()).glob("*.yaml")) or ["local-demo"]
+
+DOC = """
+### MeshMark nightly
+
+Runs the profile's matrix (mesh × QPS × connections × payload) as one mapped task per cell,
+validates the measurements (bad rows go to the `quarantine` table with reasons), scores MeshMark
+and writes the `results`, `meshmark`, `meshmark_config` and `quarantine` Parquet tables under the
+storage root (`MESHMARK_STORAGE_ROOT`). Trigger it with your own parameters before a mesh upgrade.
+"""
+
+
+@dag(
+    dag_id="meshmark_nightly",
+    schedule=CronTriggerTimetable(NIGHTLY_CRON, timezone="UTC"),
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    max_active_runs=1,
+    tags=["meshmark", "benchmark", "service-mesh"],
+    doc_md=DOC,
+    default_args={
+        "retries": 2,
+        "retry_delay": timedelta(seconds=30),
+        "retry_exponential_backoff": True,
+        "max_retry_delay": timedelta(minutes=10),
+    },
+    params={
+        "profile": Param(
+            "local-demo",
+            type="string",
+            enum=PROFILE_NAMES,
+            title="Profile",
+            description="Performance profile (a YAML file in profiles/).",
+        ),
+        "backend": Param(
+            "local",
+            type="string",
+            enum=["local", "kubernetes"],
+            title="Backend",
+            description="local: a real testbed on the worker; kubernetes: load-generator pods.",
+        ),
+        "meshes": Param(
+            [],
+            type="array",
+            items={"type": "string", "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},
+            title="Meshes",
+            description="Subset of the profile's mesh configurations; empty = all.",
+        ),
+        "qps": Param(
+            [],
+            type="array",
+            items={"anyOf": [{"type": "number", "exclusiveMinimum": 0}, {"const": "max"}]},
+            title="Requested QPS",
+            description='Load points to test, e.g. [100, 500, "max"]; empty = the profile\'s.',
+        ),
+        "connections": Param(
+            [],
+            type="array",
+            items={"type": "integer", "minimum": 1},
+            title="Connections",
+            description="Concurrent connections per load point; empty = the profile's.",
+        ),
+        "duration_s": Param(
+            None,
+            type=["null", "number"],
+            exclusiveMinimum=0,
+            maximum=86400,
+            title="Duration (s)",
+            description="Measured window per cell, after warmup; empty = the profile's.",
+        ),
+    },
+)
+def meshmark_nightly() -> None:
+    # Returns the cells (Airflow maps only over a task's return value); the whole plan, which
+    # every other task needs, goes out under the XCom key "plan".
+    @task
+    def plan() -> list[dict]:
+        from meshmark_tasks.pipeline.nightly import plan_run
+
+        context = get_current_context()
+        run_plan = plan_run(context["params"])
+        context["ti"].xcom_push(key="plan", value=run_plan)
+        return run_plan["cells"]
+
+    @task
+    def provision(run_plan: dict) -> list[str]:
+        from meshmark_tasks.pipeline.nightly import provision_run
+
+        return provision_run(run_plan, get_current_context()["run_id"])
+
+    @task(pool=LOADTEST_POOL, map_index_template="{{ cell_label }}", retries=1)
+    def run_cell(run_plan: dict, cell: dict) -> dict:
+        from meshmark_tasks.pipeline.nightly import run_planned_cell
+
+        context = get_current_context()
+        context["cell_label"] = cell["cell_id"]  # type: ignore[typeddict-unknown-key]
+        return run_planned_cell(run_plan, cell, context["run_id"], context)
+
+    @task(outlets=[RESULTS_ASSET], retries=0)
+    def finalize(run_plan: dict, cell_outputs: list[dict]) -> dict:
+        from meshmark_tasks.pipeline.nightly import finalize_run
+        from meshmark_tasks.pipeline.rows import run_date_of
+
+        context = get_current_context()
+        summary = finalize_run(
+            run_plan,
+            list(cell_outputs),
+            run_id=context["run_id"],
+            run_date=run_date_of(context["dag_run"].logical_date or context["dag_run"].run_after),
+        )
+        context["outlet_events"][RESULTS_ASSET].extra = {
+            k: summary[k] for k in ("run_id", "run_date", "data_quality", "cells_scored", "cells_quarantined")
+        }
+        return summary
+
+    @teardown
+    def teardown_testbed(run_plan: dict) -> None:
+        from meshmark_tasks.pipeline.nightly import teardown_run
+
+        teardown_run(run_plan, get_current_context()["run_id"])
+
+    cells = plan()
+    run_plan = cells["plan"]
+    provisioned = provision(run_plan)
+    measurements = run_cell.partial(run_plan=run_plan).expand(cell=cells)
+    provisioned >> measurements
+    summary = finalize(run_plan, measurements)
+    summary >> teardown_testbed(run_plan).as_teardown(setups=provisioned)
+
+
+meshmark_nightly()

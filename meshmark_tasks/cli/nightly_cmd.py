@@ -1,0 +1,57 @@
+"""`meshmark nightly`: the nightly DAG end to end on this machine, under a project-local Airflow."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from meshmark_tasks.config import storage_root
+from meshmark_tasks.pipeline.airflow_local import REPO, airflow_env
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "nightly", help="run the nightly DAG end to end on the local backend (dag.test, SQLite)"
+    )
+    parser.add_argument("--profile", default="local-demo", help="profile name in profiles/ or a path")
+    parser.add_argument("--meshes", nargs="*", default=[], help="subset of the profile's meshes")
+    parser.add_argument("--qps", nargs="*", default=[], help='load points, numbers or "max"')
+    parser.add_argument("--connections", nargs="*", type=int, default=[])
+    parser.add_argument("--duration-s", type=float, default=None)
+    parser.add_argument(
+        "--logical-date",
+        default=None,
+        help="ISO date-time of the run (re-running the same one replaces its rows); default: now",
+    )
+    parser.add_argument("--airflow-home", default=str(REPO / "var" / "airflow"))
+    parser.add_argument("--storage-root", default=None, help="default: $MESHMARK_STORAGE_ROOT or var/data")
+    parser.set_defaults(handler=_nightly)
+
+
+def _qps(value: str) -> float | str:
+    return "max" if value == "max" else float(value)
+
+
+def _nightly(args: argparse.Namespace) -> int:
+    conf = {
+        "profile": args.profile,
+        "backend": "local",
+        "meshes": args.meshes,
+        "qps": [_qps(q) for q in args.qps],
+        "connections": args.connections,
+        "duration_s": args.duration_s,
+    }
+    root = args.storage_root or storage_root()
+    Path(args.airflow_home).mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, **airflow_env(Path(args.airflow_home), root)}
+    print(f"meshmark: running meshmark_nightly with {json.dumps(conf)}", file=sys.stderr)
+    return subprocess.call(
+        [sys.executable, "-m", "meshmark_tasks.pipeline.airflow_local", json.dumps(conf)]
+        + ([args.logical_date] if args.logical_date else []),
+        env=env,
+    )
