@@ -1,0 +1,243 @@
+"""DatasetStore: the Parquet tables, raw outputs and report folders under one storage root.
+
+Layout and guarantees are specified in docs/data-model.md; in short
+
+    <root>/<table>/run_date=YYYY-MM-DD/part-<safe_run_id>.parquet
+    <root>/raw/<safe_run_id>/<cell_id>.<ext>
+    <root>/data_docs/<safe_run_id>/
+    <root>/reports/<YYYY-MM-DD | latest>/
+
+One file per (table, run): rewriting a run replaces its file, so retries never duplicate rows.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import time
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+
+from meshmark_tasks.errors import StoreError
+from meshmark_tasks.storage import filesystem as fsx
+from meshmark_tasks.storage.conform import conform, table_schema
+from meshmark_tasks.storage.naming import (
+    RUN_ID_METADATA_KEY,
+    TEMP_SUFFIX,
+    check_cell_id,
+    check_ext,
+    is_hashed,
+    is_temp_of,
+    part_file_name,
+    partition_dir_name,
+    run_id_from_safe,
+    safe_from_part_file_name,
+    safe_run_id,
+)
+
+# Measured by benchmarks/bench_store.py: zstd writes about as fast as snappy here and gives
+# smaller files; see docs/data-model.md "Files".
+COMPRESSION = "zstd"
+# The partition key lives only in the directory name (run_date=YYYY-MM-DD), never in the file:
+# pyarrow.dataset refuses to merge a file column with a same-named partition field, and with a
+# typed hive partitioning both pyarrow and DuckDB then see one run_date column of type date.
+PARTITION_COLUMN = "run_date"
+HIVE_PARTITIONING = ds.partitioning(pa.schema([(PARTITION_COLUMN, pa.date32())]), flavor="hive")
+
+
+class DatasetStore:
+    """Read and write the meshmark tables under `root` (a local path or an fsspec URL)."""
+
+    def __init__(self, root: str) -> None:
+        self._loc = fsx.resolve_root(root)
+        self.root: str = self._loc.root
+
+    def __repr__(self) -> str:
+        return f"DatasetStore({self.root!r})"
+
+    # ----------------------------------------------------------------------------- tables
+    def write_run(
+        self, table: str, data: pd.DataFrame | pa.Table, *, run_id: str, run_date: datetime.date
+    ) -> str:
+        """Write one run's rows of `table`, atomically and idempotently; returns the file written.
+
+        Zero rows still write a file, so "the run had none" differs from "never written".
+        """
+        conformed = conform(table, data, run_id=run_id, run_date=run_date)
+        name = part_file_name(run_id)
+        partition = partition_dir_name(run_date.isoformat())
+        final = self._loc.path(table, partition, name)
+        on_disk = _file_table(conformed, run_id)
+
+        def write(out: pa.NativeFile) -> None:
+            pq.write_table(on_disk, out, compression=COMPRESSION)
+
+        fsx.write_atomically(self._loc, final, write)
+        # Only now that the new file is in place: drop this run's file from other run_date
+        # partitions (a re-run under another date moves, never duplicates) and its crash leftovers.
+        for info in self._table_files(table):
+            other = info.path != final and info.base_name == name
+            if other or is_temp_of(info.base_name, name):
+                fsx.delete_file(self._loc, info.path)
+        return self._loc.url(table, partition, name)
+
+    def dataset(self, table: str) -> ds.Dataset:
+        """The whole table as a pyarrow dataset with the table's schema (run_date typed date32)."""
+        schema = table_schema(table)
+        directory = self._loc.path(table)
+        if not fsx.exists(self._loc, directory):
+            return ds.FileSystemDataset([], schema, ds.ParquetFileFormat(), self._loc.fs)
+        return ds.dataset(
+            directory,
+            schema=schema,
+            format="parquet",
+            filesystem=self._loc.fs,
+            partitioning=HIVE_PARTITIONING,
+        )
+
+    def read(
+        self,
+        table: str,
+        *,
+        run_id: str | None = None,
+        columns: list[str] | None = None,
+        filter: pc.Expression | None = None,
+    ) -> pa.Table:
+        """Rows of `table` (of one run if `run_id`); an empty table with the schema if none."""
+        schema = table_schema(table)
+        if columns is not None:
+            unknown = [c for c in columns if schema.get_field_index(c) < 0]
+            if unknown:
+                raise StoreError(f"{table}: unknown column(s) {', '.join(map(repr, unknown))}")
+        if run_id is None:
+            dataset = self.dataset(table)
+        else:
+            # Go straight to the run's file rather than filtering every file of the table.
+            name = part_file_name(run_id)
+            files = [i.path for i in self._table_files(table) if i.base_name == name]
+            dataset = ds.dataset(
+                files,
+                schema=schema,
+                format="parquet",
+                filesystem=self._loc.fs,
+                partitioning=HIVE_PARTITIONING,
+                partition_base_dir=self._loc.path(table),
+            )
+        try:
+            return dataset.to_table(columns=columns, filter=filter)
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+            raise StoreError(f"{table} under {self.root}: {exc}") from None
+
+    def run_ids(self, table: str = "results") -> list[str]:
+        """Run ids that wrote `table`, ordered by run_date, then run id."""
+        table_schema(table)
+        found: list[tuple[str, str]] = []
+        for info in self._table_files(table):
+            safe = safe_from_part_file_name(info.base_name)
+            if safe is None:
+                continue
+            run_id = run_id_from_safe(safe) if not is_hashed(safe) else self._run_id_in_file(info.path)
+            if run_id is not None:
+                found.append((os.path.basename(os.path.dirname(info.path)), run_id))
+        return [run_id for _, run_id in sorted(found)]
+
+    def clean_temp_files(self, min_age: datetime.timedelta = datetime.timedelta(hours=1)) -> list[str]:
+        """Delete temp files left by writers that crashed at least `min_age` ago; returns them.
+
+        Readers never see these files (leading "." and a ".tmp" suffix); this only frees space.
+        """
+        cutoff = time.time() - min_age.total_seconds()
+        removed: list[str] = []
+        for table in ("results", "meshmark", "meshmark_config", "quarantine", "raw"):
+            for info in self._table_files(table):
+                if info.base_name.startswith(".") and info.base_name.endswith(TEMP_SUFFIX):
+                    mtime = info.mtime.timestamp() if info.mtime is not None else 0.0
+                    if mtime <= cutoff:
+                        fsx.delete_file(self._loc, info.path)
+                        removed.append(info.path)
+        return removed
+
+    # ----------------------------------------------------------------------- raw outputs
+    def put_raw(self, run_id: str, cell_id: str, source: str | Path | bytes, ext: str) -> str:
+        """Copy a raw load-generator output verbatim; returns its path relative to the root.
+
+        `source` is the output's bytes, or the path of a local file holding them (a str is a path).
+        """
+        relative = f"raw/{safe_run_id(run_id)}/{check_cell_id(cell_id)}.{check_ext(ext)}"
+        if isinstance(source, bytes | bytearray | memoryview):
+            payload = bytes(source)
+
+            def write(out: pa.NativeFile) -> None:
+                out.write(payload)
+
+        elif isinstance(source, str | Path):
+            path = Path(source)
+            if not path.is_file():
+                raise StoreError(f"raw output {path} of cell {cell_id} does not exist or is not a file")
+
+            def write(out: pa.NativeFile) -> None:
+                with path.open("rb") as src:
+                    while chunk := src.read(1 << 20):
+                        out.write(chunk)
+
+        else:
+            kind = type(source).__name__
+            raise StoreError(f"raw output of cell {cell_id}: expected bytes or a path, got {kind}")
+        fsx.write_atomically(self._loc, self._loc.path(*relative.split("/")), write)
+        return relative
+
+    def raw_url(self, relative: str) -> str:
+        """Where a results row's raw_path points, as a local path or URL."""
+        parts = relative.split("/") if isinstance(relative, str) else []
+        if not parts or parts[0] != "raw" or any(p in ("", ".", "..") for p in parts) or "\\" in relative:
+            raise StoreError(f"raw_path {relative!r} is not a path under raw/ relative to the storage root")
+        return self._loc.url(*parts)
+
+    # ---------------------------------------------------------------------------- folders
+    def data_docs_dir(self, run_id: str) -> str:
+        return self._loc.url("data_docs", safe_run_id(run_id))
+
+    def reports_dir(self, run_date: datetime.date | str) -> str:
+        """reports/<YYYY-MM-DD>, or reports/latest for run_date="latest"."""
+        if isinstance(run_date, datetime.datetime):
+            run_date = run_date.date()
+        if isinstance(run_date, datetime.date):
+            label = run_date.isoformat()
+        elif run_date == "latest":
+            label = run_date
+        else:
+            try:
+                label = datetime.date.fromisoformat(str(run_date)).isoformat()
+            except ValueError:
+                problem = "is neither a date (YYYY-MM-DD) nor 'latest'"
+                raise StoreError(f"reports_dir: {run_date!r} {problem}") from None
+        return self._loc.url("reports", label)
+
+    def filesystem(self) -> tuple[pafs.FileSystem, str]:
+        """The pyarrow filesystem and the root's path inside it."""
+        return self._loc.fs, self._loc.base
+
+    # --------------------------------------------------------------------------- internals
+    def _table_files(self, table: str) -> list[pafs.FileInfo]:
+        """Every file under <root>/<table>/ (one recursive listing: a single LIST on S3)."""
+        selector = pafs.FileSelector(self._loc.path(table), allow_not_found=True, recursive=True)
+        return [i for i in self._loc.fs.get_file_info(selector) if i.type == pafs.FileType.File]
+
+    def _run_id_in_file(self, path: str) -> str | None:
+        metadata = pq.read_schema(path, filesystem=self._loc.fs).metadata or {}
+        value = metadata.get(RUN_ID_METADATA_KEY)
+        return value.decode("utf-8") if value is not None else None
+
+
+def _file_table(conformed: pa.Table, run_id: str) -> pa.Table:
+    """What goes into the file: no partition column; schema metadata plus the run id."""
+    without_partition = conformed.drop_columns([PARTITION_COLUMN])
+    metadata = dict(conformed.schema.metadata or {})
+    metadata[RUN_ID_METADATA_KEY] = run_id.encode("utf-8")
+    return without_partition.replace_schema_metadata(metadata)
