@@ -51,10 +51,10 @@ def _prepare_database() -> None:
 def _dag(dag_id: str) -> Any:
     from airflow.dag_processing.dagbag import DagBag
 
-    bag = DagBag(dag_folder=str(REPO / "dags"), include_examples=False)
+    bag = DagBag(dag_folder=str(REPO / "dags"))
     if bag.import_errors:
         raise SystemExit(f"DAG import errors: {json.dumps(bag.import_errors, indent=2)}")
-    return bag.get_dag(dag_id)
+    return bag.dags[dag_id]
 
 
 def run(conf: dict[str, Any], logical_date: str | None = None) -> int:
