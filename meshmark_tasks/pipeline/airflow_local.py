@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -65,12 +66,17 @@ def run(conf: dict[str, Any], logical_date: str | None = None) -> int:
     when = datetime.fromisoformat(logical_date) if logical_date else datetime.now(UTC)
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
+    started = time.perf_counter()
     run = nightly.test(run_conf=conf, logical_date=when)
+    wall_s = time.perf_counter() - started
     states = {
         ti.task_id + (f"[{ti.map_index}]" if ti.map_index >= 0 else ""): str(ti.state)
         for ti in run.get_task_instances()
     }
-    print(json.dumps({"dag_run": run.run_id, "state": str(run.state), "tasks": states}), file=sys.stderr)
+    print(
+        json.dumps({"dag_run": run.run_id, "state": str(run.state), "wall_s": wall_s, "tasks": states}),
+        file=sys.stderr,
+    )
     if str(run.state) != "success":
         print(f"meshmark: nightly run {run.run_id} ended {run.state}", file=sys.stderr)
         return 1
