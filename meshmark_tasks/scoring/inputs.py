@@ -102,7 +102,8 @@ def _as_float(cells: pd.DataFrame, column: str) -> FloatArray:
     # Object or string columns: Python numbers and None are fine, and the literal "max" in
     # requested_qps is the profile's spelling of "unthrottled", i.e. null.
     if column == "requested_qps":
-        series = series.mask(series.astype("string") == "max")
+        is_max = (series.astype("string") == "max").fillna(False).to_numpy(dtype=np.bool_)
+        series = series.mask(is_max)
     try:
         converted = pd.to_numeric(series, errors="raise")
     except (TypeError, ValueError) as exc:
