@@ -1,0 +1,110 @@
+"""Read load-generator outputs (fortio, Nighthawk, wrk2, k6) into `NormalizedResult`.
+
+`parse_file(path, fmt, ...)` and `parse_text(text, fmt, source=..., ...)` take the runner's
+knowledge as keyword hints (requested_qps, connections, protocol, load_generator_version). An
+explicit hint wins over the value in the output; a hint left as None falls back to the output.
+Every failure raises `ResultParseError(source, problem)`. Field mappings: docs/adapters.md and each
+format module's docstring.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from meshmark_tasks.adapters._common import Hints, Reader
+from meshmark_tasks.adapters.fortio import parse_fortio
+from meshmark_tasks.adapters.k6 import k6_dropped_iterations, k6_version_from_output, parse_k6
+from meshmark_tasks.adapters.nighthawk import parse_nighthawk
+from meshmark_tasks.adapters.wrk2 import parse_wrk2
+from meshmark_tasks.errors import ResultParseError
+from meshmark_tasks.result import NormalizedResult
+
+__all__ = [
+    "FORMATS",
+    "k6_dropped_iterations",
+    "k6_version_from_output",
+    "parse_file",
+    "parse_text",
+]
+
+FORMATS: tuple[str, ...] = ("fortio", "nighthawk", "wrk2", "k6")
+
+_JSON_PARSERS: dict[str, Callable[[dict[str, Any], Reader, Hints], NormalizedResult]] = {
+    "fortio": parse_fortio,
+    "nighthawk": parse_nighthawk,
+    "k6": parse_k6,
+}
+
+
+def parse_file(
+    path: str | Path,
+    fmt: str,
+    *,
+    requested_qps: float | None = None,
+    connections: int | None = None,
+    protocol: str | None = None,
+    load_generator_version: str | None = None,
+) -> NormalizedResult:
+    """Read the output file at `path`, written by the load generator `fmt` (one of FORMATS)."""
+    source = str(path)
+    _check_format(fmt, source)
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise ResultParseError(source, "file not found") from None
+    except IsADirectoryError:
+        raise ResultParseError(source, "is a directory, not a file") from None
+    except PermissionError:
+        raise ResultParseError(source, "permission denied") from None
+    except OSError as exc:
+        raise ResultParseError(source, f"cannot read: {exc.strerror or exc}") from None
+    if not data.strip():
+        raise ResultParseError(source, "empty file")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ResultParseError(
+            source, f"not UTF-8 text (binary file?): {exc.reason} at byte {exc.start}"
+        ) from None
+    return parse_text(
+        text,
+        fmt,
+        source=source,
+        requested_qps=requested_qps,
+        connections=connections,
+        protocol=protocol,
+        load_generator_version=load_generator_version,
+    )
+
+
+def parse_text(
+    text: str,
+    fmt: str,
+    *,
+    source: str,
+    requested_qps: float | None = None,
+    connections: int | None = None,
+    protocol: str | None = None,
+    load_generator_version: str | None = None,
+) -> NormalizedResult:
+    """Read an output already in memory; `source` names it in error messages."""
+    _check_format(fmt, source)
+    hints = Hints(
+        requested_qps=requested_qps,
+        connections=connections,
+        protocol=protocol,
+        load_generator_version=load_generator_version,
+    )
+    reader = Reader(source, fmt)
+    if "\x00" in text:
+        reader.fail("contains NUL bytes: binary data, not a text output")
+    if fmt == "wrk2":
+        return parse_wrk2(text, reader, hints)
+    return _JSON_PARSERS[fmt](reader.json_object(text), reader, hints)
+
+
+def _check_format(fmt: str, source: str) -> None:
+    if fmt not in FORMATS:
+        raise ResultParseError(source, f"unknown format {fmt!r} (expected one of {', '.join(FORMATS)})")

@@ -1,0 +1,172 @@
+"""Helpers every adapter shares: strict field access, exact unit conversion, hints, the final model.
+
+Every failure is a `ResultParseError(source, problem)`; the problem text starts with the format
+name ("fortio: ...") so a one-line CLI message says which reader rejected which field.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any, NoReturn
+
+from pydantic import ValidationError
+
+from meshmark_tasks.errors import ResultParseError
+from meshmark_tasks.result import NormalizedResult
+
+
+@dataclass(frozen=True)
+class Hints:
+    """What the runner knows about a run that the output may not say.
+
+    An explicit (non-None) hint wins over the value in the output: the runner knows what it asked
+    for, and outputs can be ambiguous (fortio writes RequestedQPS "max"; Nighthawk multiplies rates
+    by its worker count). A hint left as None falls back to the output, then to None.
+    """
+
+    requested_qps: float | None = None
+    connections: int | None = None
+    protocol: str | None = None
+    load_generator_version: str | None = None
+
+
+class Reader:
+    """Reads one document, raising `ResultParseError` that names the file and the format."""
+
+    def __init__(self, source: str, fmt: str) -> None:
+        self.source = source
+        self.fmt = fmt
+
+    def fail(self, problem: str) -> NoReturn:
+        raise ResultParseError(self.source, f"{self.fmt}: {problem}")
+
+    # -- JSON documents -------------------------------------------------------------------------
+
+    def json_object(self, text: str) -> dict[str, Any]:
+        """The text as a JSON object.
+
+        NaN/Infinity literals are let through here on purpose: `number()` then rejects them naming
+        the field ("ActualQPS is NaN"), which says more than a parse error would.
+        """
+        if not text.strip():
+            raise ResultParseError(self.source, "empty file")
+        try:
+            doc = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ResultParseError(self.source, f"not JSON: {exc}") from None
+        except RecursionError:
+            self.fail("not JSON: nested too deeply")
+        if not isinstance(doc, dict):
+            self.fail(f"expected a JSON object at the top level, got {_json_type(doc)}")
+        return doc
+
+    def obj(self, parent: Mapping[str, Any], key: str, where: str) -> dict[str, Any]:
+        value = self.required(parent, key, where)
+        if not isinstance(value, dict):
+            self.fail(f"{where}.{key} must be an object, got {_json_type(value)}")
+        return value
+
+    def array(self, parent: Mapping[str, Any], key: str, where: str) -> list[Any]:
+        value = self.required(parent, key, where)
+        if not isinstance(value, list):
+            self.fail(f"{where}.{key} must be an array, got {_json_type(value)}")
+        return value
+
+    def required(self, parent: Mapping[str, Any], key: str, where: str) -> Any:
+        if key not in parent or parent[key] is None:
+            self.fail(f"{where}.{key} is missing")
+        return parent[key]
+
+    def number(self, value: Any, field: str, *, allow_str: bool = False) -> float:
+        """A finite, non-negative number. `allow_str` accepts numeric strings (proto3 JSON uint64)."""
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            self.fail(f"{field} must be a number, got {_json_type(value)} {value!r}")
+        if isinstance(value, str):
+            if not allow_str:
+                self.fail(f"{field} must be a number, got string {value!r}")
+            try:
+                parsed = float(Decimal(value.strip()))
+            except (InvalidOperation, ValueError):
+                self.fail(f"{field} must be a number, got string {value!r}")
+        else:
+            parsed = float(value)
+        if math.isnan(parsed):
+            self.fail(f"{field} is NaN")
+        if math.isinf(parsed):
+            self.fail(f"{field} is infinite")
+        if parsed < 0:
+            self.fail(f"{field} is negative ({value!r})")
+        return parsed
+
+    def count(self, value: Any, field: str, *, allow_str: bool = False) -> int:
+        """A non-negative whole number (a count); 4.0 is accepted, 4.5 is not."""
+        if isinstance(value, int | float) and not isinstance(value, bool) and value < 0:
+            self.fail(f"negative count: {field} is {value!r}")
+        parsed = self.number(value, field, allow_str=allow_str)
+        if parsed != int(parsed):
+            self.fail(f"{field} must be a whole number, got {value!r}")
+        if isinstance(value, str):
+            # A uint64 string can exceed float precision; parse it exactly.
+            return int(Decimal(value.strip()))
+        return int(parsed)
+
+
+def scale(value: float | str | Decimal, exponent: int) -> float:
+    """`value` × 10**exponent, computed in decimal.
+
+    So 0.0004920823333333334 s becomes exactly 0.4920823333333334 ms; multiplying the float by 1000
+    would add a binary rounding step (0.49208233333333337).
+    """
+    decimal = (
+        value if isinstance(value, Decimal) else Decimal(repr(value) if isinstance(value, float) else value)
+    )
+    return float(decimal.scaleb(exponent))
+
+
+def seconds_to_ms(value: float) -> float:
+    return scale(value, 3)
+
+
+def build_result(reader: Reader, fields: dict[str, Any], hints: Hints) -> NormalizedResult:
+    """Apply the hints, then validate; a model violation becomes a `ResultParseError`."""
+    if hints.requested_qps is not None:
+        fields["requested_qps"] = hints.requested_qps
+    if hints.connections is not None:
+        fields["connections"] = hints.connections
+    if hints.protocol is not None:
+        fields["protocol"] = hints.protocol
+    if hints.load_generator_version is not None:
+        fields["load_generator_version"] = hints.load_generator_version
+    try:
+        return NormalizedResult(**fields)
+    except ValidationError as exc:
+        problems = "; ".join(_describe(err) for err in exc.errors())
+        reader.fail(problems)
+
+
+def _describe(err: Any) -> str:
+    location = ".".join(str(part) for part in err.get("loc", ()))
+    message = str(err.get("msg", "invalid"))
+    # pydantic prefixes validator messages with "Value error, "; the model's text is already clear.
+    message = message.removeprefix("Value error, ")
+    return f"{location}: {message}" if location else message
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return type(value).__name__
