@@ -1,0 +1,103 @@
+"""Where and with what the kubernetes backend runs: namespaces, connections, pinned images."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from meshmark_tasks.errors import MeshmarkError
+
+# Pinned images, never ":latest" (a tag that moves makes two runs of the same profile incomparable).
+# fortio 1.69.4 and k6 1.1.0 match the versions the local backend uses; the Nighthawk project publishes
+# only commit-tagged dev images, this one is the tag Istio's own perf tooling pins.
+DEFAULT_IMAGES: Mapping[str, str] = {
+    "fortio": "fortio/fortio:1.69.4",
+    "nighthawk": "envoyproxy/nighthawk-dev:59683b759eb8f8bd8cce282795c08f9e2b3313d4",
+    "k6": "grafana/k6:1.1.0",
+}
+
+# The application under test: fortio's echo server (HTTP on 8080 echoes the request body, gRPC ping on 8079).
+DEFAULT_APP_IMAGE = "fortio/fortio:1.69.4"
+
+# Requests and limits of the load-generator container. Generous limits: a throttled load generator
+# measures itself, not the mesh.
+DEFAULT_LOADGEN_RESOURCES: Mapping[str, Mapping[str, str]] = {
+    "requests": {"cpu": "1", "memory": "256Mi"},
+    "limits": {"cpu": "2", "memory": "1Gi"},
+}
+
+# Non-root numeric user for every container we start. Images such as fortio (FROM scratch) have no
+# USER, so runAsNonRoot alone would make the kubelet refuse them; a numeric uid satisfies it.
+DEFAULT_RUN_AS_USER = 65532
+
+
+@dataclass(frozen=True)
+class KubernetesSettings:
+    """Cluster-side configuration; profiles say what to test, these say where."""
+
+    namespace_prefix: str = "meshmark"
+    kubernetes_conn_id: str = "kubernetes_default"
+    prometheus_conn_id: str = "meshmark_prometheus"
+    loadgen_namespace: str | None = None
+    images: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_IMAGES))
+    app_image: str = DEFAULT_APP_IMAGE
+    loadgen_resources: Mapping[str, Mapping[str, str]] = field(
+        default_factory=lambda: {k: dict(v) for k, v in DEFAULT_LOADGEN_RESOURCES.items()}
+    )
+    run_as_user: int = DEFAULT_RUN_AS_USER
+    startup_timeout_s: int = 300
+    # Extra seconds beyond warmup + duration before Kubernetes kills a stuck load generator.
+    deadline_slack_s: int = 300
+
+    def namespace_for(self, mesh_name: str) -> str:
+        """One benchmark namespace per mesh configuration."""
+        return f"{self.namespace_prefix}-{mesh_name}"
+
+    def loadgen_namespace_for(self, mesh_name: str) -> str:
+        return self.loadgen_namespace or self.namespace_for(mesh_name)
+
+    def image_for(self, tool: str, profile_image: str | None = None) -> str:
+        if profile_image:
+            return profile_image
+        try:
+            return self.images[tool]
+        except KeyError:
+            raise MeshmarkError(
+                f"load_generator.tool: the kubernetes backend has no image for {tool!r} "
+                f"(it runs {', '.join(sorted(self.images))})"
+            ) from None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> KubernetesSettings:
+        """Read MESHMARK_K8S_* / MESHMARK_PROMETHEUS_CONN_ID variables; unset ones keep the defaults."""
+        env = os.environ if environ is None else environ
+        kwargs: dict[str, Any] = {}
+        simple = {
+            "MESHMARK_K8S_NAMESPACE_PREFIX": "namespace_prefix",
+            "MESHMARK_K8S_CONN_ID": "kubernetes_conn_id",
+            "MESHMARK_PROMETHEUS_CONN_ID": "prometheus_conn_id",
+            "MESHMARK_K8S_LOADGEN_NAMESPACE": "loadgen_namespace",
+            "MESHMARK_K8S_APP_IMAGE": "app_image",
+        }
+        for var, attr in simple.items():
+            if env.get(var):
+                kwargs[attr] = env[var]
+        images = dict(DEFAULT_IMAGES)
+        for tool in DEFAULT_IMAGES:
+            override = env.get(f"MESHMARK_K8S_IMAGE_{tool.upper()}")
+            if override:
+                images[tool] = override
+        kwargs["images"] = images
+        uid = env.get("MESHMARK_K8S_RUN_AS_USER")
+        if uid:
+            try:
+                kwargs["run_as_user"] = int(uid)
+            except ValueError:
+                raise MeshmarkError(
+                    f"MESHMARK_K8S_RUN_AS_USER: expected a numeric uid, got {uid!r}"
+                ) from None
+            if kwargs["run_as_user"] <= 0:
+                raise MeshmarkError("MESHMARK_K8S_RUN_AS_USER: must be a non-root uid (> 0)")
+        return cls(**kwargs)

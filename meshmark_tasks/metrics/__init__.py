@@ -1,0 +1,1 @@
+"""Resource metrics of a load test's window (Prometheus for the kubernetes backend)."""
