@@ -113,9 +113,12 @@ def _to_type(table: str, field: pa.Field, column: Any, cell_ids: Callable[[int],
         try:
             column = pa.array(column, from_pandas=True)
         except (pa.ArrowException, ValueError, TypeError, OverflowError):
-            row = _first_bad_python_value(column.tolist(), target)
+            values = column.tolist()
+            row = _first_bad_python_value(values, target)
+            detail = f": value {values[row]!r}" if row is not None else ""
             raise StoreError(
-                f"{table}: column {field.name!r} cannot be converted to {target}{_where(cell_ids, row)}"
+                f"{table}: column {field.name!r} cannot be converted to {target}"
+                f"{_where(cell_ids, row)}{detail}"
             ) from None
     if column.type == target:
         return column
