@@ -67,18 +67,18 @@ class Reader:
     def obj(self, parent: Mapping[str, Any], key: str, where: str) -> dict[str, Any]:
         value = self.required(parent, key, where)
         if not isinstance(value, dict):
-            self.fail(f"{where}.{key} must be an object, got {_json_type(value)}")
+            self.fail(f"{_path(where, key)} must be an object, got {_json_type(value)}")
         return value
 
     def array(self, parent: Mapping[str, Any], key: str, where: str) -> list[Any]:
         value = self.required(parent, key, where)
         if not isinstance(value, list):
-            self.fail(f"{where}.{key} must be an array, got {_json_type(value)}")
+            self.fail(f"{_path(where, key)} must be an array, got {_json_type(value)}")
         return value
 
     def required(self, parent: Mapping[str, Any], key: str, where: str) -> Any:
         if key not in parent or parent[key] is None:
-            self.fail(f"{where}.{key} is missing")
+            self.fail(f"{_path(where, key)} is missing")
         return parent[key]
 
     def number(self, value: Any, field: str, *, allow_str: bool = False) -> float:
@@ -154,6 +154,10 @@ def _describe(err: Any) -> str:
     # pydantic prefixes validator messages with "Value error, "; the model's text is already clear.
     message = message.removeprefix("Value error, ")
     return f"{location}: {message}" if location else message
+
+
+def _path(where: str, key: str) -> str:
+    return f"{where}.{key}" if where else key
 
 
 def _json_type(value: Any) -> str:
