@@ -118,8 +118,8 @@ class Reader:
 def scale(value: float | str | Decimal, exponent: int) -> float:
     """`value` × 10**exponent, computed in decimal.
 
-    So 0.0004920823333333334 s becomes exactly 0.4920823333333334 ms; multiplying the float by 1000
-    would add a binary rounding step (0.49208233333333337).
+    So fortio's Avg 0.00058301175 s becomes exactly 0.58301175 ms; multiplying the float by 1000
+    adds a binary rounding step (0.5830117499999999).
     """
     decimal = (
         value if isinstance(value, Decimal) else Decimal(repr(value) if isinstance(value, float) else value)

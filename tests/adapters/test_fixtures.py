@@ -8,7 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from meshmark_tasks.adapters import FORMATS, k6_dropped_iterations, k6_version_from_output, parse_file, parse_text
+from meshmark_tasks.adapters import (
+    FORMATS,
+    k6_dropped_iterations,
+    k6_version_from_output,
+    parse_file,
+    parse_text,
+)
 from meshmark_tasks.errors import ResultParseError
 from meshmark_tasks.result import NormalizedResult
 
@@ -49,8 +55,9 @@ def test_fortio_http_result() -> None:
 
 
 def test_fortio_conversion_is_decimal_exact() -> None:
-    # float × 1000 would give 0.49208233333333337; the decimal shift gives the written digits.
+    # Avg 0.00058301175 s: float × 1000 gives 0.5830117499999999; the decimal shift keeps the digits.
     r = parse_file(UPSTREAM / "fortio-http-result.json", "fortio")
+    assert r.latency_ms_mean == 0.58301175
     assert r.latency_ms_p50 == 0.4920823333333334
 
 
@@ -106,8 +113,9 @@ def test_fortio_without_retcodes_uses_the_errors_histogram() -> None:
 
 def test_explicit_hints_win_and_absent_hints_fall_back() -> None:
     path = UPSTREAM / "fortio-http-result.json"
-    r = parse_file(path, "fortio", requested_qps=45.0, connections=3, protocol="grpc", load_generator_version="1.69.4")
-    assert (r.requested_qps, r.connections, r.protocol, r.load_generator_version) == (45.0, 3, "grpc", "1.69.4")
+    hints = {"requested_qps": 45.0, "connections": 3, "protocol": "grpc", "load_generator_version": "1.69.4"}
+    r = parse_file(path, "fortio", **hints)  # type: ignore[arg-type]
+    assert r.model_dump(include=set(hints)) == hints
     r = parse_file(path, "fortio", requested_qps=None)
     assert r.requested_qps == 40.0
 
@@ -227,7 +235,9 @@ def test_wrk2_latency_output() -> None:
 def test_wrk2_error_lines_and_hints() -> None:
     text = WRK2_TEXT.replace(
         "Requests/sec:",
-        "  Socket errors: connect 1, read 3, write 0, timeout 12\n  Non-2xx or 3xx responses: 7\nRequests/sec:",
+        "  Socket errors: connect 1, read 3, write 0, timeout 12\n"
+        "  Non-2xx or 3xx responses: 7\n"
+        "Requests/sec:",
     )
     r = parse_text(text, "wrk2", source="wrk.txt", requested_qps=2000.0, load_generator_version="4.0.0")
     # socket errors never produced a response, so they are added to the completed requests.
