@@ -12,7 +12,8 @@ The fake "cluster" admits a pod only when it validates against the Kubernetes sc
 the restricted Pod Security Standard, carries the expected labels and has requests and limits on
 every container; otherwise create returns HTTP 403 like an API server enforcing PodSecurity. An
 admitted pod "runs" instantly and its XCom sidecar answers with a recorded real load-generator output
-chosen by the tool (fortio, nighthawk: upstream fixtures; k6: given by the caller).
+chosen by the tool (fortio: the upstream fixture; nighthawk, k6: the real-run fixtures under
+tests/fixtures/; any of them can be replaced through `answers`).
 """
 
 from __future__ import annotations
@@ -42,7 +43,11 @@ from k8s_schema import validate_object  # noqa: E402
 UPSTREAM = Path(__file__).resolve().parent.parent / "fixtures" / "upstream"
 DEFAULT_ANSWERS: dict[str, Path] = {
     "fortio": UPSTREAM / "fortio-http-result.json",
-    "nighthawk": UPSTREAM / "nighthawk-output.json",
+    # a real Nighthawk run (tests/fixtures/nighthawk/README.md); the upstream formatter gold file
+    # has placeholder statistics only
+    "nighthawk": UPSTREAM.parent / "nighthawk" / "medium-global.json",
+    # a real k6 v1.1.0 --summary-export (tests/fixtures/k6/README.md)
+    "k6": UPSTREAM.parent / "k6" / "k6-errors-full-trend.json",
 }
 REQUIRED_LABELS = ("app.kubernetes.io/name", "meshmark.io/cell", "meshmark.io/mesh")
 BASE = "base"
