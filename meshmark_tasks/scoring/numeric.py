@@ -9,13 +9,16 @@ FloatArray = npt.NDArray[np.float64]
 
 
 def safe_divide(numerator: FloatArray, denominator: FloatArray) -> FloatArray:
-    """numerator / denominator, NaN wherever the denominator is 0 or either side is NaN.
+    """numerator / denominator, NaN wherever the denominator is 0, either side is NaN, or it overflows.
 
     NaN inputs propagate by IEEE rules; a zero denominator would give inf (or NaN for 0/0), which
     is not a measurement, so it becomes NaN as well.
     """
     out = np.full(numerator.shape, np.nan)
-    np.divide(numerator, denominator, out=out, where=denominator != 0)
+    with np.errstate(over="ignore"):
+        np.divide(numerator, denominator, out=out, where=denominator != 0)
+    # A finite value over a tiny (subnormal) one overflows to inf: not a measurement either.
+    np.putmask(out, np.isinf(out), np.nan)
     return out
 
 
