@@ -1,0 +1,81 @@
+"""The Markdown summary: headline, counts and the regressions table (for chat, PRs, e-mail)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from meshmark_tasks.reporting.html import fmt, pct
+
+# Markdown renderers pass raw HTML through and treat these as syntax; escape them in data strings.
+_MD_SPECIAL = {
+    "\\": "\\\\",
+    "|": "\\|",
+    "`": "\\`",
+    "*": "\\*",
+    "_": "\\_",
+    "[": "\\[",
+    "]": "\\]",
+    "<": "&lt;",
+    ">": "&gt;",
+    "&": "&amp;",
+    "\n": " ",
+    "\r": " ",
+}
+
+
+def md_text(value: object) -> str:
+    return "".join(_MD_SPECIAL.get(ch, ch) for ch in str(value))
+
+
+def _table(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    lines = [
+        "| mesh | load point | metric | newest | baseline median | change | threshold |",
+        "| --- | --- | --- | ---: | ---: | ---: | ---: |",
+    ]
+    for row in rows:
+        lines.append(
+            f"| {md_text(row['mesh'])} | {md_text(row['load_point'])} "
+            f"| {md_text(row['label'])} ({row['unit']}) "
+            f"| {fmt(row['newest'])} | {fmt(row['baseline_median'])} | {pct(row['change_pct'])} "
+            f"| ±{fmt(row['threshold'])} |"
+        )
+    return lines
+
+
+def render_markdown(
+    *,
+    run_id: str,
+    run_date: str,
+    window: Mapping[str, Any],
+    counts: Mapping[str, int],
+    regressions: Sequence[Mapping[str, Any]],
+    improvements: Sequence[Mapping[str, Any]],
+    rule: Mapping[str, Any],
+) -> str:
+    lines = [f"# MeshMark trend report {run_date}", ""]
+    lines.append(
+        f"Newest run {md_text(run_id)}; window {window['days']} days, {window['runs']} runs "
+        f"from {window['first_run_date']}."
+    )
+    lines.append("")
+    if regressions:
+        lines.append(
+            f"**{len(regressions)} regression{'s' if len(regressions) != 1 else ''}** in the newest run."
+        )
+    else:
+        lines.append("**No regressions** in the newest run.")
+    lines.append("")
+    lines.append(", ".join(f"{name.replace('_', ' ')}: {value}" for name, value in counts.items()))
+    lines.append("")
+    if regressions:
+        lines += ["## Regressions", "", *_table(regressions), ""]
+    if improvements:
+        lines += ["## Improvements", "", *_table(improvements), ""]
+    lines.append(
+        f"Rule: newest value against the median of the previous {rule['history_runs']} runs; flagged when "
+        f"the change exceeds max({rule['k']} × 1.4826 × MAD over {rule['spread_runs']} runs, "
+        f"{rule['min_effect'] * 100:g} % of the median, the metric's resolution). See index.html for charts."
+    )
+    lines.append("")
+    return "\n".join(lines)

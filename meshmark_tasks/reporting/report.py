@@ -1,0 +1,175 @@
+"""build_report: history → classification → HTML, Markdown and regressions.json, published."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from importlib import metadata
+from typing import Any
+
+from meshmark_tasks.reporting.charts import all_charts
+from meshmark_tasks.reporting.history import History, load_history
+from meshmark_tasks.reporting.html import render_html
+from meshmark_tasks.reporting.markdown import render_markdown
+from meshmark_tasks.reporting.prices import price_assumptions
+from meshmark_tasks.reporting.publish import publish, relative_link
+from meshmark_tasks.reporting.trends import RegressionRule, classify_history, counts, series_records
+from meshmark_tasks.storage import DatasetStore, safe_run_id
+from meshmark_tasks.storage import filesystem as fsx
+
+REGRESSIONS_SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class ReportResult:
+    report_dir: str  # <out>/<run_date>
+    latest_dir: str  # <out>/latest
+    html_path: str
+    markdown_path: str
+    json_path: str
+    run_id: str
+    run_date: str
+    counts: dict[str, int]
+    regressions: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def has_regressions(self) -> bool:
+        return bool(self.regressions)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "report_dir": self.report_dir,
+            "latest_dir": self.latest_dir,
+            "html": self.html_path,
+            "markdown": self.markdown_path,
+            "json": self.json_path,
+            "run_id": self.run_id,
+            "run_date": self.run_date,
+            "counts": self.counts,
+            "regressions": self.regressions,
+        }
+
+
+def _version() -> str:
+    try:
+        return metadata.version("meshmark")
+    except metadata.PackageNotFoundError:
+        return "dev"
+
+
+def _data_docs_href(root: str, run_id: str, report_dir: str) -> str | None:
+    """Link to the run's GX Data Docs, relative where both sides are local; None if absent."""
+    loc = fsx.resolve_root(root)
+    index = loc.path("data_docs", safe_run_id(run_id), "index.html")
+    if not fsx.exists(loc, index):
+        return None
+    return relative_link(report_dir, loc.url("data_docs", safe_run_id(run_id), "index.html"))
+
+
+def build_report(
+    root: str,
+    *,
+    days: int = 30,
+    meshes: Sequence[str] | None = None,
+    out_dir: str | None = None,
+    history_runs: int = 7,
+    rule: RegressionRule | None = None,
+) -> ReportResult:
+    """Report on the newest run under `root` against its history; publish to `out_dir`.
+
+    `out_dir` defaults to <root>/reports; the files go to <out_dir>/<run_date>/ and
+    <out_dir>/latest/. Raises NoHistoryError (a MeshmarkError) when there is nothing to report.
+    """
+    rule = rule or RegressionRule(history_runs=history_runs, min_history=min(5, history_runs))
+    history = load_history(root, days=days, meshes=meshes)
+    series = classify_history(history, rule)
+    records = series_records(series)
+    by_class: dict[str, list[dict[str, Any]]] = {}
+    for record in records:
+        by_class.setdefault(record["classification"], []).append(record)
+    regressions = by_class.get("regression", [])
+    improvements = by_class.get("improvement", [])
+    insufficient = by_class.get("insufficient_history", [])
+    tally = counts(series)
+
+    run_id = history.newest_run_id
+    run_date = history.newest_run_date.isoformat()
+    out_base = out_dir or DatasetStore(root).reports_dir("latest").rsplit("latest", 1)[0].rstrip("/\\")
+    report_dir = fsx.resolve_root(out_base).url(run_date)
+    window = _window(history, days)
+    rule_dict = rule.as_dict()
+    generated_at = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
+
+    document = {
+        "schema_version": REGRESSIONS_SCHEMA_VERSION,
+        "generated_at": generated_at,
+        "run_id": run_id,
+        "run_date": run_date,
+        "window": window,
+        "meshes": list(meshes or []),
+        "rule": rule_dict,
+        "counts": tally,
+        "regressions": regressions,
+        "improvements": improvements,
+        "insufficient_history": insufficient,
+    }
+    profiles = sorted({str(p) for p in history.runs["profile"].dropna()})
+    html = render_html(
+        run_id=run_id,
+        run_date=run_date,
+        profiles=profiles,
+        window=window,
+        meshes_filter=list(meshes or []),
+        generated_at=generated_at,
+        data_docs_href=_data_docs_href(root, run_id, report_dir),
+        counts=tally,
+        regressions=regressions,
+        improvements=improvements,
+        insufficient=insufficient,
+        charts=all_charts(history),
+        rule=rule_dict,
+        prices=price_assumptions(profiles),
+        generator_version=_version(),
+    )
+    markdown = render_markdown(
+        run_id=run_id,
+        run_date=run_date,
+        window=window,
+        counts=tally,
+        regressions=regressions,
+        improvements=improvements,
+        rule=rule_dict,
+    )
+    published = publish(
+        out_base,
+        run_date,
+        {
+            "regressions.json": json.dumps(document, indent=2, allow_nan=False) + "\n",
+            "summary.md": markdown,
+            "index.html": html,
+        },
+    )
+    return ReportResult(
+        report_dir=published.report_dir,
+        latest_dir=published.latest_dir,
+        html_path=published.files["index.html"],
+        markdown_path=published.files["summary.md"],
+        json_path=published.files["regressions.json"],
+        run_id=run_id,
+        run_date=run_date,
+        counts=tally,
+        regressions=regressions,
+    )
+
+
+def _window(history: History, days: int) -> dict[str, Any]:
+    first = history.runs["run_date"].iloc[0]
+    first_date = first.date() if hasattr(first, "date") else first
+    return {
+        "days": days,
+        "runs": len(history.runs),
+        "first_run_date": first_date.isoformat(),
+        "newest_run_date": history.newest_run_date.isoformat(),
+    }
