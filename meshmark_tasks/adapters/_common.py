@@ -18,6 +18,9 @@ from pydantic import ValidationError
 from meshmark_tasks.errors import ResultParseError
 from meshmark_tasks.result import NormalizedResult
 
+# Counts are stored as Arrow int64.
+MAX_COUNT = 2**63 - 1
+
 
 @dataclass(frozen=True)
 class Hints:
@@ -60,6 +63,8 @@ class Reader:
             raise ResultParseError(self.source, f"not JSON: {exc}") from None
         except RecursionError:
             self.fail("not JSON: nested too deeply")
+        except ValueError as exc:  # e.g. an integer literal longer than Python converts
+            raise ResultParseError(self.source, f"not JSON: {exc}") from None
         if not isinstance(doc, dict):
             self.fail(f"expected a JSON object at the top level, got {_json_type(doc)}")
         return doc
@@ -93,7 +98,10 @@ class Reader:
             except (InvalidOperation, ValueError):
                 self.fail(f"{field} must be a number, got string {value!r}")
         else:
-            parsed = float(value)
+            try:
+                parsed = float(value)
+            except OverflowError:
+                self.fail(f"{field} is too large ({str(value)[:30]}...)")
         if math.isnan(parsed):
             self.fail(f"{field} is NaN")
         if math.isinf(parsed):
@@ -109,10 +117,11 @@ class Reader:
         parsed = self.number(value, field, allow_str=allow_str)
         if parsed != int(parsed):
             self.fail(f"{field} must be a whole number, got {value!r}")
-        if isinstance(value, str):
-            # A uint64 string can exceed float precision; parse it exactly.
-            return int(Decimal(value.strip()))
-        return int(parsed)
+        # A uint64 string or a big JSON integer can exceed float precision; keep it exact.
+        exact = int(Decimal(value.strip())) if isinstance(value, str) else int(value)
+        if exact > MAX_COUNT:
+            self.fail(f"{field} is too large for a count ({exact})")
+        return exact
 
 
 def scale(value: float | str | Decimal, exponent: int) -> float:
@@ -141,6 +150,9 @@ def build_result(reader: Reader, fields: dict[str, Any], hints: Hints) -> Normal
         fields["protocol"] = hints.protocol
     if hints.load_generator_version is not None:
         fields["load_generator_version"] = hints.load_generator_version
+    for name, value in fields.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            reader.fail(f"{name} is not finite ({value})")
     try:
         return NormalizedResult(**fields)
     except ValidationError as exc:

@@ -87,7 +87,10 @@ def fortio_fields(doc: dict[str, Any], reader: Reader, *, flavour: Flavour) -> d
     start = _start_time(doc, reader)
     if start is not None:
         fields["start_time"] = start
-        fields["end_time"] = start + timedelta(microseconds=duration_ns // 1000)
+        try:
+            fields["end_time"] = start + timedelta(microseconds=duration_ns // 1000)
+        except OverflowError:
+            reader.fail(f"StartTime + ActualDuration ({duration_ns} ns) is out of the calendar's range")
     return fields
 
 

@@ -101,7 +101,10 @@ def native_fields(doc: dict[str, Any], reader: Reader) -> dict[str, Any]:
     start = _start_time(doc, global_result, reader)
     if start is not None:
         fields["start_time"] = start
-        fields["end_time"] = start + timedelta(seconds=duration_s)
+        try:
+            fields["end_time"] = start + timedelta(seconds=duration_s)
+        except OverflowError:
+            reader.fail(f"start time + duration ({duration_s} s) is out of the calendar's range")
     return fields
 
 

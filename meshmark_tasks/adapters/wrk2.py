@@ -47,12 +47,13 @@ _UNIT_TO_MS: dict[str, Decimal] = {
 _NUMBER = r"\d+(?:\.\d+)?"
 _TIME = re.compile(rf"^({_NUMBER})([a-z]+)$")
 _PERCENTILE_LINE = re.compile(r"^\s*(\d+(?:\.\d+)?)%\s+(\S+)\s*$")
-_THREADS = re.compile(r"^\s*(\d+) threads and (\d+) connections\s*$", re.MULTILINE)
-_REQUESTS_IN = re.compile(r"^\s*(\d+) requests in (\S+?),", re.MULTILINE)
+_THREADS = re.compile(r"^\s*(\d{1,9}) threads and (\d{1,9}) connections\s*$", re.MULTILINE)
+_REQUESTS_IN = re.compile(r"^\s*(\d{1,18}) requests in (\S+?),", re.MULTILINE)
 _REQUESTS_PER_SEC = re.compile(r"^\s*Requests/sec:\s*(\S+)\s*$", re.MULTILINE)
 _NON_2XX = re.compile(r"^\s*Non-2xx or 3xx responses:\s*(\S+)\s*$", re.MULTILINE)
 _SOCKET_ERRORS = re.compile(
-    r"^\s*Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)\s*$", re.MULTILINE
+    r"^\s*Socket errors: connect (\d{1,18}), read (\d{1,18}), write (\d{1,18}), timeout (\d{1,18})\s*$",
+    re.MULTILINE,
 )
 _HDR_MEAN = re.compile(rf"^#\[Mean\s*=\s*({_NUMBER}),", re.MULTILINE)
 _HDR_MAX = re.compile(rf"^#\[Max\s*=\s*({_NUMBER}),", re.MULTILINE)

@@ -180,6 +180,37 @@ CASES: list[tuple[str, str, bytes, str]] = [
         fortio(lambda d: _set(d, "DurationHistogram", 7)),
         "must be an object",
     ),
+    (
+        "fortio-huge-integer",
+        "fortio",
+        fortio(lambda d: _set(d, "ActualQPS", 10**400)),
+        "ActualQPS is too large",
+    ),
+    (
+        "fortio-count-beyond-int64",
+        "fortio",
+        fortio(lambda d: _set(d, "RetCodes", {"200": 2**64})),
+        "RetCodes['200'] is too large for a count",
+    ),
+    (
+        "fortio-duration-beyond-int64",
+        "fortio",
+        fortio(lambda d: _set(d, "ActualDuration", 10**30)),
+        "ActualDuration is too large for a count",
+    ),
+    (
+        "fortio-end-beyond-calendar",
+        "fortio",
+        fortio(lambda d: _set(d, "StartTime", "9999-12-31T23:59:59.999999+00:00")),
+        "StartTime + ActualDuration (104035637 ns) is out of the calendar's range",
+    ),
+    (
+        "nighthawk-end-beyond-calendar",
+        "nighthawk",
+        nighthawk(lambda d: _set(nighthawk_global(d), "execution_duration", "1e30s")),
+        "is out of the calendar's range",
+    ),
+    ("json-integer-too-long", "k6", b'{"metrics": ' + b"7" * 5000 + b"}", "not JSON: Exceeds the limit"),
     ("wrk2-garbage-unit", "wrk2", wrk2(" 50.000%    6.67ms", " 50.000%    6.67xs"), "unknown time unit 'xs'"),
     (
         "wrk2-unitless-latency",
