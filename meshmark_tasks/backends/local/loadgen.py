@@ -27,6 +27,7 @@ from pathlib import Path
 
 TREND_STATS = "min,avg,med,max,p(75),p(90),p(99),p(99.9)"
 _GRACEFUL_STOP_S = 5
+K6_MIN_DURATION_S = 1.0  # k6 rejects scenarios shorter than this
 
 
 @dataclass(frozen=True)

@@ -68,6 +68,10 @@ def _unsupported(profile: Profile) -> list[str]:
             f"load_generator.tool {profile.load_generator.tool!r} is not available locally "
             f"(the local backend drives {', '.join(sorted(SUPPORTED_LOAD_GENERATORS))})"
         )
+    if profile.duration_s < loadgen.K6_MIN_DURATION_S:
+        problems.append(
+            f"duration_s {profile.duration_s} is below k6's minimum of {loadgen.K6_MIN_DURATION_S:.0f} s"
+        )
     bad_protocols = set(profile.matrix.protocol) - SUPPORTED_PROTOCOLS
     if bad_protocols:
         problems.append(f"matrix.protocol {', '.join(sorted(bad_protocols))} is not served by the local app")
@@ -334,14 +338,28 @@ def _measure(
     details: dict[str, Any],
 ) -> CellMeasurement:
     roles = _component_roles(mesh)
+    phases: dict[str, float] = {}
+    details["phases_s"] = phases
+    mark = time.monotonic()
+
+    def phase(name: str) -> None:
+        nonlocal mark
+        now = time.monotonic()
+        phases[name] = round(now - mark, 3)
+        mark = now
+
     with ManagedProcesses(workdir / PIDS_DIRNAME / cell.cell_id) as procs:
         url, ports = _start_topology(procs, mesh, cell, workdir, cell_dir)
         details["ports"] = ports
         _probe(url, cell.payload_bytes, READY_TIMEOUT_S)
+        phase("start_and_ready")
         watch = _component_watch(procs, list(roles))
         if profile.warmup_s > 0:
-            warmup = loadgen.LoadPlan(url, cell.requested_qps, cell.connections, profile.warmup_s)
+            # k6 runs a scenario for at least 1 s; a longer warmup than asked only discards more.
+            warmup_s = max(profile.warmup_s, loadgen.K6_MIN_DURATION_S)
+            warmup = loadgen.LoadPlan(url, cell.requested_qps, cell.connections, warmup_s)
             _run_k6(procs, "k6-warmup", warmup, cell_dir, watch)
+        phase("warmup")
         sampler = ResourceSampler()
         for name, role in roles.items():
             sampler.add(name, role, procs.processes[name].pid)
@@ -353,10 +371,12 @@ def _measure(
             usage = sampler.stop()
             details["window_s"] = sampler.window_s
             details["components"] = [asdict(u) for u in usage]
+            phase("measured")
         # A component that died right at the end still invalidates the window.
         late = watch()
         if late is not None:
             raise _CellFailed(late)
+    phase("teardown")
     # Imported here: the adapters are only needed once there is raw output to read.
     from meshmark_tasks.adapters import parse_file
     from meshmark_tasks.adapters.k6 import k6_dropped_iterations
