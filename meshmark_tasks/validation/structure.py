@@ -1,0 +1,59 @@
+"""The structural suite: a broken table fails the task instead of quarantining every row."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from meshmark_tasks.errors import MeshmarkError
+from meshmark_tasks.validation.suites import expectation_info
+
+_MAX_CELLS_NAMED = 10
+
+
+class ValidationStructureError(MeshmarkError):
+    """The results table is structurally broken (missing columns, wrong types)."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("results failed structural validation: " + "; ".join(problems))
+        self.problems = problems
+
+
+def _cells_named(frame: pd.DataFrame, row_numbers: list[int]) -> str:
+    if "cell_id" not in frame.columns:
+        return f"rows {row_numbers[:_MAX_CELLS_NAMED]}"
+    cells = [str(c) for c in frame["cell_id"].iloc[row_numbers[:_MAX_CELLS_NAMED]]]
+    more = f" and {len(row_numbers) - len(cells)} more" if len(row_numbers) > len(cells) else ""
+    return "cells " + ", ".join(cells) + more
+
+
+def describe_structure_failures(result: Any, frame: pd.DataFrame) -> list[str]:
+    """One message per failed structural expectation, naming the expectation, columns and cells."""
+    problems = []
+    for item in result.results:
+        if item.success:
+            continue
+        config = item.expectation_config
+        info = expectation_info(config.meta, config.type)
+        details = item.result or {}
+        if config.type == "expect_table_columns_to_match_set":
+            present = set(frame.columns)
+            missing = [c for c in config.kwargs["column_set"] if c not in present]
+            problems.append(f"{info.type}: {info.phrase}; missing columns: {', '.join(missing)}")
+            continue
+        column = config.kwargs.get("column")
+        if column is not None and column not in frame.columns:
+            continue  # already reported by the column-set expectation
+        observed = details.get("observed_value")
+        where = f"column {column}"
+        if observed is not None:  # an aggregate dtype check: the whole column is wrong
+            everyone = _cells_named(frame, list(range(len(frame))))
+            where += f" has type {observed} (all {len(frame)} rows, {everyone})"
+        else:
+            rows = [
+                int(r["row_number"]) for r in details.get("unexpected_index_list") or [] if "row_number" in r
+            ]
+            where += f" holds values of the wrong type in {_cells_named(frame, rows)}"
+        problems.append(f"{info.reason}; {where}")
+    return problems
