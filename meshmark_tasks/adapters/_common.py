@@ -82,8 +82,10 @@ class Reader:
         return value
 
     def required(self, parent: Mapping[str, Any], key: str, where: str) -> Any:
-        if key not in parent or parent[key] is None:
+        if key not in parent:
             self.fail(f"{_path(where, key)} is missing")
+        if parent[key] is None:
+            self.fail(f"{_path(where, key)} is null")
         return parent[key]
 
     def number(self, value: Any, field: str, *, allow_str: bool = False) -> float:

@@ -147,6 +147,11 @@ def _latency(result: dict[str, Any], reader: Reader) -> dict[str, float | None]:
         ids = ", ".join(repr(s.get("id")) for s in statistics if isinstance(s, dict))
         reader.fail(f"global result has no statistic {LATENCY_STATISTIC!r} (it has {ids or 'none'})")
     where = f"statistic {LATENCY_STATISTIC}"
+    if reader.count(stat.get("count", 0), f"{where}.count", allow_str=True) == 0:
+        # No samples: Nighthawk still writes a placeholder 1.0 entry of "0s"; that is not a latency.
+        return dict.fromkeys(
+            (*PERCENTILE_FIELDS.values(), "latency_ms_mean", "latency_ms_min", "latency_ms_max")
+        )
     percentiles = stat.get("percentiles", [])
     if not isinstance(percentiles, list):
         reader.fail(f"{where}.percentiles must be an array, got {percentiles!r}")

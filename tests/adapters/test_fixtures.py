@@ -197,6 +197,15 @@ def test_nighthawk_native_counts_errors_and_reads_newer_fields() -> None:
     assert r.start_time == datetime.fromisoformat("2023-05-01T10:00:00.500000+00:00")
 
 
+def test_nighthawk_without_latency_samples_reports_no_latency() -> None:
+    doc = json.loads((FIXTURES / "nighthawk" / "medium-global.json").read_text())
+    stats = doc["results"][-1]["statistics"]
+    stats[1] = {**stats[2], "id": "benchmark_http_client.request_to_response"}  # count "0", one "0s" entry
+    r = parse_text(json.dumps(doc), "nighthawk", source="nh.json")
+    assert r.latency_ms_p50 is None and r.latency_ms_max is None and r.latency_ms_mean is None
+    assert r.requests_total == 60
+
+
 def test_nighthawk_exponent_durations() -> None:
     doc = json.loads((FIXTURES / "nighthawk" / "medium-global.json").read_text())
     doc["results"][-1]["statistics"][1]["mean"] = "6.2589845e-02s"
