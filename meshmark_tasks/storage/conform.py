@@ -123,7 +123,7 @@ def _to_type(table: str, field: pa.Field, column: Any, cell_ids: Callable[[int],
     if column.type == target:
         return column
     try:
-        return pc.cast(column, target, safe=True)
+        return pc.cast(column, options=_cast_options(target))
     except (pa.ArrowException, ValueError, TypeError) as exc:
         row = _first_bad_arrow_row(column, target)
         value = column[row].as_py() if row is not None else None
@@ -150,9 +150,18 @@ def _first_bad_arrow_row(column: ArrowColumn, target: pa.DataType) -> int | None
     return lo
 
 
+def _cast_options(target: pa.DataType) -> pc.CastOptions:
+    """Safe casts (no overflow, no lost fractions), except that sub-microsecond digits of a time
+    stamp may go: the schema stores microseconds, and a nanosecond pandas clock is no data error."""
+    options = pc.CastOptions.safe(target)
+    if pa.types.is_timestamp(target):
+        options.allow_time_truncate = True
+    return options
+
+
 def _cast_fails(column: pa.Array, target: pa.DataType) -> bool:
     try:
-        pc.cast(column, target, safe=True)
+        pc.cast(column, options=_cast_options(target))
     except (pa.ArrowException, ValueError, TypeError):
         return True
     return False

@@ -143,3 +143,18 @@ def test_writes_under_a_file_url_root(tmp_path, sample) -> None:
     assert store.root == str(tmp_path / "s")
     store.write_run("meshmark_config", sample("meshmark_config", 3), run_id=RUN, run_date=DAY)
     assert store.read("meshmark_config").num_rows == 3
+
+
+def test_nanosecond_and_naive_time_stamps_are_stored_as_utc_microseconds(store: DatasetStore, sample) -> None:
+    frame = sample("results", 2).to_pandas()
+    frame["start_time"] = pd.to_datetime(
+        ["2026-11-26T02:00:00.123456789Z", "2026-11-26T02:00:01.000000000Z"]
+    ).as_unit("ns")
+    frame["end_time"] = pd.to_datetime(["2026-11-26T02:01:00", "2026-11-26T02:01:01"])  # naive: taken as UTC
+    store.write_run("results", frame, run_id=RUN, run_date=DAY)
+    back = store.read("results", columns=["cell_id", "start_time", "end_time"]).sort_by("cell_id")
+    utc = datetime.UTC
+    assert back.column("start_time").to_pylist()[0] == datetime.datetime(
+        2026, 11, 26, 2, 0, 0, 123456, tzinfo=utc
+    )
+    assert back.column("end_time").to_pylist()[1] == datetime.datetime(2026, 11, 26, 2, 1, 1, tzinfo=utc)
