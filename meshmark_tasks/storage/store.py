@@ -25,6 +25,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from meshmark_tasks.errors import StoreError
+from meshmark_tasks.schemas import TABLES
 from meshmark_tasks.storage import filesystem as fsx
 from meshmark_tasks.storage.conform import conform, table_schema
 from meshmark_tasks.storage.naming import (
@@ -154,7 +155,7 @@ class DatasetStore:
         """
         cutoff = time.time() - min_age.total_seconds()
         removed: list[str] = []
-        for table in ("results", "meshmark", "meshmark_config", "quarantine", "raw"):
+        for table in [*TABLES, "raw"]:
             for info in self._table_files(table):
                 if info.base_name.startswith(".") and info.base_name.endswith(TEMP_SUFFIX):
                     mtime = info.mtime.timestamp() if info.mtime is not None else 0.0
