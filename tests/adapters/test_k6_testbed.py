@@ -44,14 +44,14 @@ def test_k6_counts_match_what_the_server_sent(k6_tools: ModuleType, tmp_path: Pa
             summary,
             rate=rate,
             duration=f"{seconds}s",
-            vus=5,
+            vus=10,
             trend_stats=k6_tools.FULL_TREND_STATS,
         )
         time.sleep(0.2)  # the last handlers finish counting
         sent_ok, sent_errors = server.counts.ok, server.counts.errors
     version = k6_version_from_output(k6_tools.k6_version())
     result = parse_file(
-        summary, "k6", requested_qps=float(rate), connections=5, load_generator_version=version
+        summary, "k6", requested_qps=float(rate), connections=10, load_generator_version=version
     )
 
     assert result.load_generator_version == "1.1.0"
