@@ -28,6 +28,7 @@ from meshmark_tasks.scoring.cost import mesh_cost_per_million_requests
 from meshmark_tasks.scoring.errors import ScoringInputError
 from meshmark_tasks.scoring.inputs import BoolArray, read_inputs
 from meshmark_tasks.scoring.mues import compute_mues, cpu_used, mem_used
+from meshmark_tasks.scoring.numeric import FloatArray
 from meshmark_tasks.scoring.overhead import overhead_signals
 from meshmark_tasks.scoring.pairing import baseline_values, group_numbers
 
@@ -49,9 +50,16 @@ def _carry(cells: pd.DataFrame, column: str, rows: BoolArray | None, n_out: int)
     if column not in cells.columns:
         if column == "repetition":
             return pd.arrays.IntegerArray(np.zeros(n_out, dtype=np.int32), np.ones(n_out, dtype=np.bool_))
-        return pd.array(np.full(n_out, None, dtype=object), dtype=_STRING_DTYPE)
+        return pd.array(pa.nulls(n_out, type=pa.large_string()), dtype=_STRING_DTYPE)
     values = cells[column].array
     return values if rows is None else values[rows]
+
+
+def _integer_key(column: pd.Series, as_float: FloatArray) -> Any:
+    # Integer columns hash faster than their float copies; other dtypes use the float copy.
+    if column.dtype.kind in "iu":
+        return column.to_numpy()
+    return as_float
 
 
 def _labels(masks: np.ndarray) -> pd.arrays.ArrowStringArray:
@@ -88,9 +96,9 @@ def score_cells(
 
     key_columns: list[Any] = [cells[c].array for c in RUN_COLUMNS if c in cells.columns]
     key_columns += [
-        all_inputs.numbers["requested_qps"],
-        all_inputs.numbers["connections"],
-        all_inputs.numbers["payload_bytes"],
+        all_inputs.numbers["requested_qps"],  # "max" already mapped to NaN
+        _integer_key(cells["connections"], all_inputs.numbers["connections"]),
+        _integer_key(cells["payload_bytes"], all_inputs.numbers["payload_bytes"]),
         cells["protocol"].array,
     ]
     group, n_groups = group_numbers(key_columns)

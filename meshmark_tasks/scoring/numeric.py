@@ -1,4 +1,8 @@
-"""Array arithmetic that follows MESHMARK.md's rule "not computable -> null, never 0, 1 or inf"."""
+"""Array arithmetic that follows MESHMARK.md's rule "not computable -> null, never 0, 1 or inf".
+
+Functions here run once per column over up to millions of rows, so they work in place where they
+can: a temporary array less is a memory pass less.
+"""
 
 from __future__ import annotations
 
@@ -11,20 +15,18 @@ FloatArray = npt.NDArray[np.float64]
 def safe_divide(numerator: FloatArray, denominator: FloatArray) -> FloatArray:
     """numerator / denominator, NaN wherever the denominator is 0, either side is NaN, or it overflows.
 
-    NaN inputs propagate by IEEE rules; a zero denominator would give inf (or NaN for 0/0), which
-    is not a measurement, so it becomes NaN as well.
+    Inputs are finite or NaN (inputs.py rejects inf), so every non-finite quotient comes from a zero
+    denominator (x/0 = inf, 0/0 = NaN) or from overflow (x / subnormal): none is a measurement.
     """
-    out = np.full(numerator.shape, np.nan)
-    with np.errstate(over="ignore"):
-        np.divide(numerator, denominator, out=out, where=denominator != 0)
-    # A finite value over a tiny (subnormal) one overflows to inf: not a measurement either.
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        out: FloatArray = np.divide(numerator, denominator)
     np.putmask(out, np.isinf(out), np.nan)
     return out
 
 
 def clip01(values: FloatArray) -> FloatArray:
-    """Clip to [0, 1] in place-free fashion; NaN stays NaN."""
-    return np.clip(values, 0.0, 1.0)
+    """Clip to [0, 1] in place (callers pass fresh temporaries) and return it; NaN stays NaN."""
+    return np.clip(values, 0.0, 1.0, out=values)
 
 
 def nan_mean_rows(columns: list[FloatArray]) -> FloatArray:
@@ -33,10 +35,25 @@ def nan_mean_rows(columns: list[FloatArray]) -> FloatArray:
     Written out instead of np.nanmean so an all-NaN row is a quiet NaN rather than a warning, and
     so no 2-D stack of the columns is built.
     """
+    if len(columns) == 2:
+        return _nan_mean_pair(columns[0], columns[1])
     total = np.zeros(columns[0].shape)
     count = np.zeros(columns[0].shape)
     for column in columns:
         present = ~np.isnan(column)
-        total += np.where(present, column, 0.0)
+        np.add(total, column, out=total, where=present)
         count += present
-    return safe_divide(total, count)
+    with np.errstate(invalid="ignore"):
+        total /= count  # 0/0 = NaN exactly where no column had a value
+    return total
+
+
+def _nan_mean_pair(a: FloatArray, b: FloatArray) -> FloatArray:
+    # (a + b) / 2 where both exist; where one is NaN the sum is NaN and the other one is the mean.
+    mean = a + b
+    mean *= 0.5
+    only_a = np.isnan(b)
+    np.copyto(mean, a, where=only_a)
+    only_b = np.isnan(a)
+    np.copyto(mean, b, where=only_b)
+    return mean

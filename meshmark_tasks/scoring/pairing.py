@@ -20,6 +20,7 @@ Rules (see docs/meshmark.md):
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -34,14 +35,22 @@ IntArray = npt.NDArray[np.int64]
 _CODE_LIMIT = 2**62
 
 
-def factorize(values: pd.Series | npt.NDArray[np.generic]) -> tuple[IntArray, int]:
-    """Integer code per row and the number of distinct values; null is a value of its own."""
+def factorize(values: Any) -> tuple[IntArray, int]:
+    """Integer code per row and the number of distinct values; null is a value of its own.
+
+    `values` is a numpy array or a pandas ExtensionArray (Arrow strings factorize in Arrow).
+    """
     codes, uniques = pd.factorize(values, use_na_sentinel=False)
     return codes.astype(np.int64, copy=False), len(uniques)
 
 
-def group_numbers(key_columns: Sequence[pd.Series | npt.NDArray[np.generic]]) -> tuple[IntArray, int]:
-    """One dense group number per row for the combination of the key columns."""
+def group_numbers(key_columns: Sequence[Any]) -> tuple[IntArray, int]:
+    """A group number per row for the combination of the key columns, and an upper bound on them.
+
+    The numbers are mixed-radix combinations of the per-column codes. They are compacted with one
+    more factorize only when their range is much larger than the row count (so that per-group
+    arrays stay small); otherwise the range itself is the bound, and unused numbers cost nothing.
+    """
     combined, size = factorize(key_columns[0])
     for column in key_columns[1:]:
         codes, count = factorize(column)
@@ -49,7 +58,9 @@ def group_numbers(key_columns: Sequence[pd.Series | npt.NDArray[np.generic]]) ->
             combined, size = factorize(combined)
         combined = combined * count + codes
         size *= count
-    return factorize(combined)
+    if size > 4 * len(combined) + 1024:
+        return factorize(combined)
+    return combined, size
 
 
 def baseline_values(
