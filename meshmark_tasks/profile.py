@@ -7,6 +7,7 @@ editing a profile before a mesh upgrade sees exactly which line to fix.
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -39,24 +40,47 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+# Kubernetes quantity suffixes. kubernetes.utils.parse_quantity implements the same grammar, but
+# importing it loads the whole Kubernetes client (about 10 s on a busy 2-core worker) just to read
+# "500m" in a profile, which every task of every run does.
+_QUANTITY_SUFFIXES: dict[str, Decimal] = {
+    "n": Decimal("1e-9"),
+    "u": Decimal("1e-6"),
+    "m": Decimal("1e-3"),
+    "": Decimal(1),
+    "k": Decimal(10) ** 3,
+    "M": Decimal(10) ** 6,
+    "G": Decimal(10) ** 9,
+    "T": Decimal(10) ** 12,
+    "P": Decimal(10) ** 15,
+    "E": Decimal(10) ** 18,
+    "Ki": Decimal(2) ** 10,
+    "Mi": Decimal(2) ** 20,
+    "Gi": Decimal(2) ** 30,
+    "Ti": Decimal(2) ** 40,
+    "Pi": Decimal(2) ** 50,
+    "Ei": Decimal(2) ** 60,
+}
+_QUANTITY = re.compile(r"^([+]?[0-9]+(?:\.[0-9]*)?|[+]?\.[0-9]+)(?:([eE][+-]?[0-9]+)|([a-zA-Z]*))$")
+
+
 def _parse_quantity(value: str | float | int) -> float:
-    """Kubernetes quantity ("500m", "256Mi", 2) to a plain number (cores or bytes)."""
+    """Kubernetes quantity ("500m", "256Mi", "1e3", 2) to a plain number (cores or bytes)."""
     if isinstance(value, bool):
         raise ValueError("expected a Kubernetes quantity, not a boolean")
     if isinstance(value, int | float):
         if value < 0:
             raise ValueError("must not be negative")
         return float(value)
-    # kubernetes.utils.parse_quantity implements the full suffix grammar (m, Ki, Mi, G, e3 ...).
-    from kubernetes.utils.quantity import parse_quantity
-
-    try:
-        parsed = float(parse_quantity(value))
-    except ValueError as exc:
-        raise ValueError(f"{value!r} is not a Kubernetes quantity") from exc
-    if parsed < 0:
+    text = str(value).strip()
+    if text.startswith("-"):
         raise ValueError("must not be negative")
-    return parsed
+    match = _QUANTITY.match(text)
+    if not match or (match.group(3) or "") not in _QUANTITY_SUFFIXES:
+        raise ValueError(f"{value!r} is not a Kubernetes quantity")
+    number, exponent, suffix = match.groups()
+    amount = Decimal(number) * (Decimal(f"1{exponent}") if exponent else _QUANTITY_SUFFIXES[suffix or ""])
+    return float(amount)
 
 
 class ResourceAmounts(_Strict):

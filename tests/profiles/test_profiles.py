@@ -129,3 +129,15 @@ def test_unreadable_profiles(tmp_path: Path, content: str, expected: str) -> Non
 def test_missing_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(ProfileError, match=f"{tmp_path / 'nope.yaml'}: cannot read profile"):
         load_profile(tmp_path / "nope.yaml")
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["500m", "256Mi", "1", "2.5", "1e3", "1Gi", "0.5", "100M", ".5", "1.5Gi", "3k", "7Ki", "250n", "2E"],
+)
+def test_quantities_match_the_kubernetes_client(text: str) -> None:
+    from kubernetes.utils.quantity import parse_quantity
+
+    from meshmark_tasks.profile import _parse_quantity
+
+    assert _parse_quantity(text) == float(parse_quantity(text))
