@@ -86,7 +86,7 @@ def _generator_cost(workdir: Path, out: Path) -> dict[str, Any]:
     assert base.result is not None and mtls.result is not None
     app_cpu = sum(c["cpu_seconds"] for c in base_tb["components"] if c["role"] == "app")
     dataplane_cpu = sum(c["cpu_seconds"] for c in mtls_tb["components"] if c["role"] == "dataplane")
-    k6_per_1000 = _per_1000(base_tb["k6_cpu_seconds"], base.result.requests_total)
+    k6_per_1000 = _per_1000(base_tb["loadgen_cpu_seconds"], base.result.requests_total)
     app_per_1000 = _per_1000(app_cpu, base.result.requests_total)
     dataplane_per_1000 = _per_1000(dataplane_cpu, mtls.result.requests_total)
     return {
@@ -99,7 +99,7 @@ def _generator_cost(workdir: Path, out: Path) -> dict[str, Any]:
         "mtls_dataplane_cpu_s_per_1000_requests": dataplane_per_1000,
         "ratio_k6_to_mtls_dataplane": k6_per_1000 / dataplane_per_1000,
         "k6_cpu_s_per_1000_requests_mtls_cell": _per_1000(
-            mtls_tb["k6_cpu_seconds"], mtls.result.requests_total
+            mtls_tb["loadgen_cpu_seconds"], mtls.result.requests_total
         ),
     }
 

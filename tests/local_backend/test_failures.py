@@ -56,10 +56,10 @@ def test_killed_sidecar_fails_the_cell_and_leaves_nothing(
     )
     runner.start()
     pids = workdir / "pids" / cell.cell_id
-    _wait_for(pids / "k6.pid", 30)  # the measured load is running
+    _wait_for(pids / "loadgen.pid", 30)  # the measured load is running
     time.sleep(1)
     victim = _pid(pids / "client-sidecar.pid")
-    component_pids = [_pid(pids / f"{name}.pid") for name in ("app", "server-sidecar", "k6")]
+    component_pids = [_pid(pids / f"{name}.pid") for name in ("app", "server-sidecar", "loadgen")]
     os.kill(victim, signal.SIGKILL)
     killed_at = time.monotonic()
     runner.join(timeout=LONG_CELL_S / 2)
@@ -133,7 +133,7 @@ def test_interrupted_run_cell_command_tears_down(tmp_path: Path, repo_root: Path
         stderr=subprocess.PIPE,
     )
     try:
-        _wait_for(workdir / "pids" / cell_id / "k6.pid", 60, command)
+        _wait_for(workdir / "pids" / cell_id / "loadgen.pid", 60, command)
         assert len(processes_mentioning(str(workdir))) >= 4  # app, two sidecars, k6
         command.send_signal(signal.SIGINT)
         command.wait(timeout=LONG_CELL_S / 2)

