@@ -25,6 +25,8 @@ upstream_rq_total / ActualDuration and RetCodes holds only {"200": benchmark.htt
 requests_total = round(ActualQPS × ActualDuration) and errors_total = requests_total − RetCodes["200"]
 (3xx, 4xx, 5xx, resets and requests still in flight at the end all count as errors).
 DurationHistogram.Count (completed request_to_response samples) can be smaller than that.
+Nighthawk's default fortio format writes Count and RetCodes values as strings (proto3 uint64);
+those are accepted in this flavour only.
 """
 
 from __future__ import annotations
@@ -60,8 +62,13 @@ def fortio_fields(doc: dict[str, Any], reader: Reader, *, flavour: Flavour) -> d
     protocol = _protocol(run_type)
     histogram = reader.obj(doc, "DurationHistogram", "")
     histogram_where = "DurationHistogram"
+    # Nighthawk's default fortio format writes uint64 fields (Count, status-code counts) as JSON
+    # strings, a proto3 habit; only its experimental_fortio_pedantic format makes them numbers.
+    uint64_strings = flavour == "nighthawk"
     sample_count = reader.count(
-        reader.required(histogram, "Count", histogram_where), "DurationHistogram.Count"
+        reader.required(histogram, "Count", histogram_where),
+        "DurationHistogram.Count",
+        allow_str=uint64_strings,
     )
     actual_qps = reader.number(reader.required(doc, "ActualQPS", ""), "ActualQPS")
     duration_ns = reader.count(reader.required(doc, "ActualDuration", ""), "ActualDuration")
@@ -139,7 +146,7 @@ def _nighthawk_counts(
     if abs(product - requests) > 0.01:
         reader.fail(f"ActualQPS × ActualDuration = {product!r} is not a whole request count")
     ret_codes = reader.obj(doc, "RetCodes", "")
-    ok = reader.count(ret_codes.get("200", 0), "RetCodes['200']")
+    ok = reader.count(ret_codes.get("200", 0), "RetCodes['200']", allow_str=True)
     if ok > requests:
         reader.fail(
             f"RetCodes['200'] ({ok}) exceeds the requests implied by ActualQPS × ActualDuration ({requests})"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -139,6 +140,17 @@ def test_nighthawk_fortio_format_is_detected() -> None:
     assert r.latency_ms_mean == approx(78.433106)
     assert r.latency_ms_max == approx(310.886399)
     assert r.start_time == datetime.fromisoformat("2020-01-11T12:47:57.259885+00:00")
+
+
+def test_nighthawk_default_fortio_format_with_uint64_strings() -> None:
+    # Nighthawk's `--output-format fortio` writes Count and status-code counts as JSON strings and
+    # RequestedQPS as a number; its experimental_fortio_pedantic format (the upstream fixture)
+    # rewrites them the way fortio does. Undo that rewrite and both must read the same.
+    pedantic = (UPSTREAM / "nighthawk-fortio-format.json").read_text()
+    default = re.sub(r'"(Count|[0-9]{3})": ([0-9]+)', r'"\1": "\2"', pedantic)
+    default = re.sub(r'"RequestedQPS": "([0-9]+)"', r'"RequestedQPS": \1', default)
+    assert '"Count": "53"' in default and '"200": "56"' in default and '"RequestedQPS": 30' in default
+    assert parse_text(default, "nighthawk", source="nh") == parse_text(pedantic, "nighthawk", source="nh")
 
 
 def test_nighthawk_and_fortio_rules_differ_only_in_counting() -> None:
