@@ -1,0 +1,143 @@
+"""What build_report publishes: HTML (escaped, self-contained), Markdown, regressions.json, latest/."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from meshmark_tasks.reporting import build_report
+from meshmark_tasks.reporting.history import NoHistoryError
+from meshmark_tasks.reporting.synthetic import BASELINE, SyntheticHistory, SyntheticMesh, write_history
+from meshmark_tasks.storage import safe_run_id
+
+EVIL_MESH = "<script>alert(1)</script>"
+EVIL_PROFILE = '<img src=x onerror="alert(2)">'
+
+
+def test_report_files_in_dated_folder_and_latest(regression_report) -> None:
+    dated = Path(regression_report.report_dir)
+    latest = Path(regression_report.latest_dir)
+    assert dated.name == regression_report.run_date == "2025-01-10"
+    assert latest.name == "latest" and latest.parent == dated.parent
+    for name in ("index.html", "summary.md", "regressions.json"):
+        assert (dated / name).read_bytes() == (latest / name).read_bytes(), name
+        assert not (latest / name).is_symlink()
+    leftovers = [p.name for p in dated.parent.rglob("*") if p.name.endswith(".tmp")]
+    assert leftovers == []
+
+
+def test_html_is_self_contained_with_regressions_first(regression_report) -> None:
+    html = Path(regression_report.html_path).read_text()
+    assert "<script src=" not in html and "<link " not in html  # nothing loaded from elsewhere
+    assert html.count("plotly.js v") == 1  # the bundle is inlined once ...
+    assert html.count("Plotly.newPlot") == 5  # ... and used by the five charts
+    regressions_at = html.index('id="regressions"')
+    assert regressions_at < html.index('class="chart"')
+    table = html[regressions_at : html.index("</table>", regressions_at)]
+    assert table.count('<tr class="regression">') == 6
+    assert "sidecar" in table and "p99 latency" in table and "sidecar-mtls" not in table
+    assert "per vCPU-hour" in html and "0.0316" in html  # cost assumptions are stated
+
+
+def test_regressions_json_for_machines(regression_report) -> None:
+    document = json.loads(Path(regression_report.json_path).read_text())
+    assert document["schema_version"] == 1
+    assert document["run_id"] == regression_report.run_id
+    assert document["counts"] == regression_report.counts
+    assert document["rule"]["history_runs"] == 7 and document["rule"]["k"] == 4.0
+    assert document["window"]["runs"] == 10
+    assert len(document["regressions"]) == document["counts"]["regression"] == 6
+    entry = document["regressions"][0]
+    for key in (
+        "mesh",
+        "load_point",
+        "requested_qps",
+        "connections",
+        "payload_bytes",
+        "protocol",
+        "metric",
+        "newest",
+        "baseline_median",
+        "mad",
+        "threshold",
+        "change_pct",
+        "classification",
+        "run_id",
+    ):
+        assert key in entry, key
+    assert entry["classification"] == "regression"
+    # stable series are only counted, never listed
+    assert all(
+        r["classification"] != "stable" for r in document["improvements"] + document["insufficient_history"]
+    )
+
+
+def test_markdown_summary(regression_report) -> None:
+    text = Path(regression_report.markdown_path).read_text()
+    assert text.startswith("# MeshMark trend report 2025-01-10")
+    assert "**6 regressions**" in text
+    assert text.count("| sidecar |") == 6
+    assert "p99 latency (ms)" in text
+
+
+def test_profile_and_result_strings_are_escaped(tmp_path: Path) -> None:
+    root = tmp_path / "data"
+    evil = SyntheticMesh(EVIL_MESH)
+    spec = SyntheticHistory(
+        meshes=(BASELINE, evil),
+        qps=(100.0,),
+        nights=7,
+        profile=EVIL_PROFILE,
+        newest_changes={EVIL_MESH: {"latency_ms_p99": 1.5}},
+    )
+    write_history(str(root), spec)
+    result = build_report(str(root), out_dir=str(tmp_path / "out"))
+    assert result.regressions, "the evil mesh's regression must be in the table"
+    html = Path(result.html_path).read_text()
+    assert EVIL_MESH not in html and EVIL_PROFILE not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "&lt;img src=x onerror=" in html
+    markdown = Path(result.markdown_path).read_text()
+    assert EVIL_MESH not in markdown and "&lt;script&gt;" in markdown
+    # JSON keeps the real value: it is data, not markup
+    assert json.loads(Path(result.json_path).read_text())["regressions"][0]["mesh"] == EVIL_MESH
+
+
+def test_latest_follows_the_newest_report_and_links_data_docs(tmp_path: Path) -> None:
+    root = tmp_path / "data"
+    write_history(str(root), SyntheticHistory(qps=(100.0,), nights=6))
+    first = build_report(str(root))
+    assert Path(first.report_dir) == root / "reports" / first.run_date
+    assert "Data Docs" not in Path(first.html_path).read_text()  # no data docs yet, no dead link
+
+    later = SyntheticHistory(qps=(100.0,), nights=1, first_date=first_date_after(first.run_date), seed=3)
+    write_history(str(root), later)
+    docs = root / "data_docs" / safe_run_id(f"scheduled__{later.first_date.isoformat()}T02:00:00+00:00")
+    docs.mkdir(parents=True)
+    (docs / "index.html").write_text("<html>docs</html>")
+    second = build_report(str(root))
+    assert second.run_date == later.first_date.isoformat()
+    latest = root / "reports" / "latest"
+    assert json.loads((latest / "regressions.json").read_text())["run_id"] == second.run_id
+    assert (root / "reports" / first.run_date / "index.html").exists()  # the older report stays
+    html = (latest / "index.html").read_text()
+    href = re.search(r'<a href="([^"]+)">Data quality', html)
+    assert href is not None
+    assert (latest / href.group(1)).resolve() == (docs / "index.html").resolve()
+    assert (root / "reports" / second.run_date / href.group(1)).resolve() == (docs / "index.html").resolve()
+
+
+def first_date_after(iso: str):
+    import datetime as dt
+
+    return dt.date.fromisoformat(iso) + dt.timedelta(days=1)
+
+
+def test_no_data_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(NoHistoryError, match=re.escape(str(tmp_path))):
+        build_report(str(tmp_path))
+    with pytest.raises(NoHistoryError, match="days=0"):
+        build_report(str(tmp_path), days=0)
