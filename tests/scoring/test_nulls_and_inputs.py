@@ -166,3 +166,12 @@ def test_null_numbers_in_object_columns(frame, mesh_cell):
     assert cells["requested_qps"].dtype == object
     row = score_cells(cells).iloc[0]
     assert pd.isna(row["mue_throughput"]) and pd.isna(row["mue_cpu"])
+
+
+def test_any_index_is_fine_and_output_is_reindexed(frame, baseline_cell, mesh_cell):
+    cells = frame(baseline_cell, mesh_cell | {"cpu_cores_app": -1.0}, mesh_cell).iloc[[2, 0]]
+    assert cells.index.tolist() == [2, 0]
+    scored = score_cells(cells)
+    assert scored.index.tolist() == [0, 1]
+    assert scored["cell_id"].tolist() == ["istio-q1000", "baseline-q1000"]
+    assert scored["meshmark"].iloc[0] == pytest.approx(65.4615, abs=1e-4)

@@ -202,3 +202,17 @@ def test_missing_files(tmp_path, capsys):
     empty.write_text("\n")
     code, _, err = _run(["score", str(empty), "--slo-p99-ms", "10"], capsys)
     assert code == 2 and "empty.jsonl: no cells" in err
+
+
+def test_cells_from_stdin(monkeypatch, capsys, baseline_cell, mesh_cell):
+    import io
+
+    text = "".join(json.dumps(r) + "\n" for r in _cli_rows(baseline_cell, mesh_cell))
+    monkeypatch.setattr(sys, "stdin", io.StringIO(text))
+    code, out, _ = _run(["score", "-", "--slo-p99-ms", "10"], capsys)
+    assert code == 0
+    assert json.loads(out)["cells"][1]["meshmark"] == pytest.approx(65.4615, abs=1e-4)
+
+    monkeypatch.setattr(sys, "stdin", io.StringIO(text + '{"mesh": 3}\n'))
+    code, _, err = _run(["score", "-", "--slo-p99-ms", "10"], capsys)
+    assert code == 2 and "<stdin>:3: mesh: expected a string, got 3" in err
