@@ -57,6 +57,7 @@ def _per_mesh_over_time(cells: pd.DataFrame, column: str, *, meshes_only: bool =
 
 def meshmark_over_time(history: History) -> Chart:
     data = _per_mesh_over_time(history.cells, "meshmark")
+    colors = mesh_colors(history)
     fig = go.Figure()
     for mesh, rows in data.groupby("mesh", sort=True):
         fig.add_trace(
@@ -65,6 +66,7 @@ def meshmark_over_time(history: History) -> Chart:
                 y=rows["meshmark"],
                 mode="lines+markers",
                 name=_text(mesh),
+                line={"color": colors.get(str(mesh))},
                 text=[_text(r) for r in rows["run_id"]],
                 hovertemplate="%{x}<br>MeshMark %{y:.2f}<br>run %{text}<extra>%{fullData.name}</extra>",
             )
@@ -99,6 +101,7 @@ def _group_name(mesh: str, shape: str, many_shapes: bool) -> str:
 def latency_against_qps(history: History) -> Chart:
     newest = _newest_cells(history)
     many_shapes = newest["shape"].nunique() > 1
+    colors = mesh_colors(history)
     fig = go.Figure()
     for (mesh, shape), rows in newest.groupby(["mesh", "shape"], sort=True):
         name = _group_name(str(mesh), str(shape), many_shapes)
@@ -112,7 +115,7 @@ def latency_against_qps(history: History) -> Chart:
                     mode="lines+markers",
                     name=_text(f"{name} {label}"),
                     legendgroup=_text(name),
-                    line={"dash": dash},
+                    line={"dash": dash, "color": colors.get(str(mesh))},
                     hovertemplate="%{x:.0f} QPS<br>%{y:.3f} ms<extra>%{fullData.name}</extra>",
                 )
             )
@@ -131,6 +134,7 @@ def mue_against_qps(history: History) -> Chart:
     many_shapes = newest["shape"].nunique() > 1
     groups = list(newest.groupby(["mesh", "shape"], sort=True))
     choices = [c for c in MUE_CHOICES if c in newest.columns]
+    colors = mesh_colors(history)
     fig = go.Figure()
     for choice_index, column in enumerate(choices):
         for (mesh, shape), rows in groups:
@@ -140,6 +144,7 @@ def mue_against_qps(history: History) -> Chart:
                     y=rows[column],
                     mode="lines+markers",
                     name=_text(_group_name(str(mesh), str(shape), many_shapes)),
+                    line={"color": colors.get(str(mesh))},
                     visible=choice_index == 0,
                     hovertemplate="%{x:.0f} QPS<br>%{y:.3f}<extra>%{fullData.name}</extra>",
                 )
@@ -212,6 +217,7 @@ def overhead_over_time(history: History) -> Chart:
 
 def cost_over_time(history: History) -> Chart:
     data = _per_mesh_over_time(history.cells, "mesh_cost_per_million_requests", meshes_only=True)
+    colors = mesh_colors(history)
     fig = go.Figure()
     for mesh, rows in data.groupby("mesh", sort=True):
         fig.add_trace(
@@ -220,6 +226,7 @@ def cost_over_time(history: History) -> Chart:
                 y=rows["mesh_cost_per_million_requests"],
                 mode="lines+markers",
                 name=_text(mesh),
+                line={"color": colors.get(str(mesh))},
                 hovertemplate="%{x}<br>%{y:.6f} per 1M requests<extra>%{fullData.name}</extra>",
             )
         )
@@ -238,6 +245,11 @@ _COLORS = ["#636efa", "#ef553b", "#00cc96", "#ab63fa", "#ffa15a", "#19d3f3", "#f
 
 def _palette(index: int) -> str:
     return _COLORS[index % len(_COLORS)]
+
+
+def mesh_colors(history: History) -> dict[str, str]:
+    """One colour per mesh, the same in every chart."""
+    return {str(m): _palette(i) for i, m in enumerate(sorted(history.cells["mesh"].unique()))}
 
 
 def all_charts(history: History) -> list[Chart]:
