@@ -234,7 +234,7 @@ def _ensure_installed(script: str) -> None:
     subprocess.run(["bash", str(SCRIPTS / script)], check=True, stdout=sys.stderr)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A private PostgreSQL cluster (Debian package) on a free loopback port, with db/user airflow."""
     _ensure_installed("install-postgres.sh")
@@ -298,7 +298,7 @@ def airflow_env(
     return env
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def airflow_stack(request: pytest.FixtureRequest, postgres_url: str) -> Iterator[AirflowStack]:
     """Migrated database, the load-test pool, and the four Airflow services up and healthy."""
     base = Path(tempfile.mkdtemp(prefix="meshmark-e2e-airflow-"))
@@ -352,3 +352,97 @@ def airflow_stack(request: pytest.FixtureRequest, postgres_url: str) -> Iterator
             print(f"kept {base}", file=sys.stderr)
         else:
             shutil.rmtree(base, ignore_errors=True)
+
+
+class HeadlessChromium:
+    """Debian's Chromium driven over the DevTools protocol (one page, loopback debugging port)."""
+
+    FLAGS = (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1400,2400",
+    )
+
+    def __init__(self, profile_dir: Path) -> None:
+        import websocket  # websocket-client, a dependency of the kubernetes client
+
+        port = free_port()
+        self.log_path = profile_dir / "chromium.log"
+        with self.log_path.open("wb") as log:
+            self.process = subprocess.Popen(
+                [
+                    "chromium",
+                    *self.FLAGS,
+                    f"--user-data-dir={profile_dir / 'profile'}",
+                    "--remote-debugging-address=127.0.0.1",
+                    f"--remote-debugging-port={port}",
+                    "about:blank",
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        base = f"http://127.0.0.1:{port}"
+
+        def page_target() -> str | None:
+            if self.process.poll() is not None:
+                raise AssertionError(f"chromium exited: {self.log_path.read_text(errors='replace')}")
+            pages = [t for t in requests.get(f"{base}/json/list", timeout=5).json() if t["type"] == "page"]
+            return str(pages[0]["webSocketDebuggerUrl"]) if pages else None
+
+        ws_url = wait_until("chromium's DevTools endpoint", page_target, timeout_s=60, interval_s=0.5)
+        # No Origin header: Chromium refuses DevTools websockets from origins it was not told about.
+        self.ws = websocket.create_connection(ws_url, timeout=60, suppress_origin=True)
+        self._next_id = 0
+
+    def call(self, method: str, **params: Any) -> dict[str, Any]:
+        self._next_id += 1
+        message_id = self._next_id
+        self.ws.send(json.dumps({"id": message_id, "method": method, "params": params}))
+        while True:
+            message = json.loads(self.ws.recv())
+            if message.get("id") == message_id:
+                if "error" in message:
+                    raise AssertionError(f"CDP {method} failed: {message['error']}")
+                result: dict[str, Any] = message.get("result", {})
+                return result
+
+    def evaluate(self, expression: str) -> Any:
+        result = self.call("Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True)
+        if "exceptionDetails" in result:
+            raise AssertionError(f"page script failed: {result['exceptionDetails']}")
+        return result["result"].get("value")
+
+    def screenshot(self, path: Path) -> None:
+        import base64
+
+        data = self.call("Page.captureScreenshot", format="png")["data"]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(base64.b64decode(data))
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.ws.close()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+
+@pytest.fixture
+def chromium(tmp_path: Path) -> Iterator[HeadlessChromium]:
+    _ensure_installed("install-chromium.sh")
+    browser = HeadlessChromium(tmp_path)
+    try:
+        yield browser
+    finally:
+        browser.close()
