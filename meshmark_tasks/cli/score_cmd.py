@@ -24,11 +24,13 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from meshmark_tasks import schemas
 from meshmark_tasks.errors import MeshmarkError
 from meshmark_tasks.matrix import cell_id_for
 from meshmark_tasks.profile import Protocol
-from meshmark_tasks.scoring import ScoringInputError, aggregate_by_config, score_cells, validate_weights
+from meshmark_tasks.scoring.errors import ScoringInputError
+
+# pandas, pyarrow and the scoring engine are imported inside the handler: `meshmark --help` imports
+# every sub-command module and should not pay for them.
 
 NonNegative = Field(default=None, ge=0)
 
@@ -77,8 +79,12 @@ class CellLine(BaseModel):
         return None if value == "max" else value
 
 
-# `results` columns a line may carry (e.g. a dumped results row) that scoring does not use.
-_IGNORED_KEYS = frozenset(schemas.RESULTS.names) - frozenset(CellLine.model_fields)
+def _ignored_keys() -> frozenset[str]:
+    """`results` columns a line may carry (e.g. a dumped results row) that scoring does not use."""
+    from meshmark_tasks import schemas
+
+    return frozenset(schemas.RESULTS.names) - frozenset(CellLine.model_fields)
+
 
 _EXPECTED = {
     "float_type": "expected a number",
@@ -111,6 +117,7 @@ def parse_cells_file(
     path: str, lines: Iterable[str], default_slo_p99_ms: float | None
 ) -> list[dict[str, Any]]:
     """Validated cell rows; the first bad line raises ScoringInputError naming file, line and field."""
+    ignored = _ignored_keys()
     rows: list[dict[str, Any]] = []
     seen: dict[tuple[str | None, str], int] = {}
     for number, text in enumerate(lines, start=1):
@@ -123,7 +130,7 @@ def parse_cells_file(
             raise ScoringInputError(f"{where}: not valid JSON: {exc.msg}") from None
         if not isinstance(data, dict):
             raise ScoringInputError(f"{where}: expected a JSON object, got {type(data).__name__}")
-        data = {k: v for k, v in data.items() if k not in _IGNORED_KEYS}
+        data = {k: v for k, v in data.items() if k not in ignored}
         try:
             line = CellLine.model_validate(data)
         except ValidationError as exc:
@@ -168,6 +175,8 @@ def load_weights_file(path: str) -> dict[str, float]:
         raise ScoringInputError(f"{path}: not valid YAML or JSON: {exc}") from None
     if data is None:
         return {}
+    from meshmark_tasks.scoring.classes import validate_weights
+
     return validate_weights(data, source=path)
 
 
@@ -180,9 +189,9 @@ def _frame_from_rows(rows: list[dict[str, Any]]) -> Any:
     for name, info in CellLine.model_fields.items():
         if info.annotation in (float | None, float):
             frame[name] = pd.to_numeric(frame[name]).astype("float64")
-    if frame["run_id"].isna().all():
-        frame = frame.drop(columns=["run_id", "run_date"])
-    return frame
+    # Run columns that no line gives are left out, so the output has no empty run columns.
+    unused = [name for name in ("run_id", "run_date") if frame[name].isna().all()]
+    return frame.drop(columns=unused)
 
 
 def _json_value(value: Any) -> Any:
@@ -218,6 +227,8 @@ def _score(args: argparse.Namespace) -> int:
             raise ScoringInputError(f"{args.cells}: cannot read cells: {exc.strerror or exc}") from None
     if not rows:
         raise ScoringInputError(f"{args.cells}: no cells (the file has no JSON lines)")
+    from meshmark_tasks.scoring import aggregate_by_config, score_cells
+
     frame = _frame_from_rows(rows)
     try:
         scored = score_cells(frame, weights=weights)

@@ -1,15 +1,31 @@
 """The MeshMark scoring engine (rules: /work/shared/MESHMARK.md, as implemented: docs/meshmark.md).
 
-score_cells(cells, weights=..., prices=...)  -> one row per scored cell (schemas.MESHMARK)
-aggregate_by_config(scored)                  -> one row per run and mesh (schemas.MESHMARK_CONFIG)
+    score_cells(cells, weights=..., prices=...)  -> one row per scored cell (schemas.MESHMARK)
+    aggregate_by_config(scored)                  -> one row per run and mesh (schemas.MESHMARK_CONFIG)
+
+The names are loaded on first use (PEP 562) so that importing `meshmark_tasks.scoring.errors`, as the
+CLI does at start-up, does not import pandas.
 """
 
 from __future__ import annotations
 
-from meshmark_tasks.scoring.aggregate import aggregate_by_config
-from meshmark_tasks.scoring.classes import CLASS_MUES, CLASS_NAMES, validate_weights
-from meshmark_tasks.scoring.engine import score_cells
-from meshmark_tasks.scoring.errors import ScoringInputError
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from meshmark_tasks.scoring.aggregate import aggregate_by_config
+    from meshmark_tasks.scoring.classes import CLASS_MUES, CLASS_NAMES, validate_weights
+    from meshmark_tasks.scoring.engine import score_cells
+    from meshmark_tasks.scoring.errors import ScoringInputError
+
+_HOMES = {
+    "aggregate_by_config": "meshmark_tasks.scoring.aggregate",
+    "CLASS_MUES": "meshmark_tasks.scoring.classes",
+    "CLASS_NAMES": "meshmark_tasks.scoring.classes",
+    "validate_weights": "meshmark_tasks.scoring.classes",
+    "score_cells": "meshmark_tasks.scoring.engine",
+    "ScoringInputError": "meshmark_tasks.scoring.errors",
+}
 
 __all__ = [
     "CLASS_MUES",
@@ -19,3 +35,10 @@ __all__ = [
     "score_cells",
     "validate_weights",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(home), name)
