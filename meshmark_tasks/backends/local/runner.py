@@ -32,7 +32,7 @@ from meshmark_tasks.backends.local.processes import (
 )
 from meshmark_tasks.backends.local.sampler import ComponentUsage, ResourceSampler
 from meshmark_tasks.errors import MeshmarkError, ProfileError
-from meshmark_tasks.matrix import Cell, expand_matrix
+from meshmark_tasks.matrix import Cell
 from meshmark_tasks.profile import MeshConfig, Profile
 
 SUPPORTED_MESH_KINDS: frozenset[str] = frozenset({"baseline", "local-sidecar"})
@@ -420,7 +420,3 @@ def _measure(
         saturated=saturated,
         failure=None,
     )
-
-
-def known_cell_ids(profile: Profile, limit: int = 5) -> list[str]:
-    return [c.cell_id for c in expand_matrix(profile)[:limit]]
