@@ -42,7 +42,7 @@ def measured(
                 {"name": "sidecar-mtls", "kind": "local-sidecar", "network_functions": ["mtls"]},
             ],
             "load_generator": {"tool": "k6"},
-            "matrix": {"qps": [RATE], "connections": [16], "payload_bytes": [1024]},
+            "matrix": {"qps": [RATE], "connections": [32], "payload_bytes": [1024]},
             "duration_s": DURATION_S,
             "warmup_s": 1,
             "slo": {"p99_ms": 50},
