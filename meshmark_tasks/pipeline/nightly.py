@@ -93,7 +93,7 @@ def provision_run(plan: Mapping[str, Any], run_id: str) -> list[str]:
         apply_manifests,
         render_mesh_manifests,
     )
-    from meshmark_tasks.backends.kubernetes.hooks import kubernetes_hook
+    from meshmark_tasks.backends.kubernetes.run import kubernetes_hook
 
     settings = KubernetesSettings.from_env()
     hook = kubernetes_hook(settings)
@@ -149,11 +149,11 @@ def finalize_run(
     loudly while the quarantine table still says why.
     """
     import pandas as pd
-    from meshmark_tasks.validation import build_data_docs, validate_results
 
     from meshmark_tasks.pipeline.rows import failed_test_row, results_row
     from meshmark_tasks.scoring import aggregate_by_config, score_cells
     from meshmark_tasks.storage import DatasetStore
+    from meshmark_tasks.validation import build_data_docs, validate_results
 
     profile = profile_of(plan)
     store = DatasetStore(plan["storage_root"])
@@ -252,7 +252,7 @@ def teardown_run(plan: Mapping[str, Any], run_id: str) -> None:
         delete_manifests,
         render_mesh_manifests,
     )
-    from meshmark_tasks.backends.kubernetes.hooks import kubernetes_hook
+    from meshmark_tasks.backends.kubernetes.run import kubernetes_hook
 
     settings = KubernetesSettings.from_env()
     hook = kubernetes_hook(settings)

@@ -90,7 +90,8 @@ def test_fortio_result_values_come_through(kube_connection: str, tmp_path: Path)
     assert measurement.result.requests_total == 4  # the upstream fixture: RetCodes {"200": 4}
     assert measurement.result.actual_qps == pytest.approx(38.44836361217263)
     assert measurement.result.load_generator_version == "1.69.4"  # from the pinned image tag
-    assert measurement.saturated  # asked for 1000 qps, the recorded run did 38
+    # asked for 1000 qps, the recorded run did 38: not marked saturated, so validation quarantines it
+    assert not measurement.saturated
 
 
 def test_the_double_rejects_a_pod_that_escalates(kube_connection: str) -> None:
