@@ -5,12 +5,13 @@ requests start at the requested rate whether or not earlier ones finished (an op
 system under test shows up as latency and dropped iterations rather than as a silently lower rate).
 `cell.connections` is both preAllocatedVUs and maxVUs: each VU keeps one keep-alive connection, so
 the connection count is what the profile says, and when every VU is busy k6 counts a
-`dropped_iterations` instead of opening more, which the runner reports as saturation. An
+`dropped_iterations` instead of opening more, which the runner reports as saturation when they
+exceed the profile's QPS tolerance of the scheduled requests. An
 unthrottled ("max") cell is a closed model: `constant-vus` with `cell.connections` VUs.
 
 fortio (`fortio load -qps R -c C -t D -json FILE URL`) paces each of its C connections at R/C
 requests per second and catches up when behind; `-qps 0` is its unthrottled mode. It has no dropped
-iteration counter, so saturation there shows only as achieved < requested.
+iteration counter, so a shortfall there is left to validation (quarantined beyond the tolerance).
 
 Payload: requests are GETs; the app answers with `payload_bytes` bytes (the response carries the
 payload). k6 reads and discards the body (discardResponseBodies), so the bytes cross every hop.

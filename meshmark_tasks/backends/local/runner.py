@@ -408,9 +408,13 @@ def _measure(
             json.loads(raw_path.read_text(encoding="utf-8")), source=str(raw_path)
         )
     details["dropped_iterations"] = dropped
-    saturated = cell.requested_qps is not None and (
-        dropped > 0 or result.actual_qps < (1 - profile.qps_tolerance) * cell.requested_qps
-    )
+    # Saturated = k6 itself reports that it could not start iterations on schedule because every
+    # VU was still waiting on the system under test (dropped_iterations), for more than the
+    # profile's tolerance of the scheduled requests: a real capacity limit, scored with its
+    # throughput MUE. A shortfall without that signal is a measurement problem that validation
+    # quarantines; a handful of drops from a brief stall on a busy machine is neither.
+    scheduled = (cell.requested_qps or 0.0) * result.duration_s
+    saturated = cell.requested_qps is not None and dropped > profile.qps_tolerance * scheduled
     return CellMeasurement(
         cell=cell,
         result=result,
