@@ -171,7 +171,7 @@ class AirflowStack:
 
     # -- DAG helpers ------------------------------------------------------------------------------
 
-    def wait_for_dag(self, dag_id: str, timeout_s: float = 180) -> dict[str, Any]:
+    def wait_for_dag(self, dag_id: str, timeout_s: float = 300) -> dict[str, Any]:
         def parsed() -> dict[str, Any] | None:
             self.check_processes_alive()
             response = self.api("GET", f"/dags/{dag_id}")
@@ -335,7 +335,7 @@ def airflow_stack(request: pytest.FixtureRequest, postgres_url: str) -> Iterator
             health = requests.get(f"{stack.api_url}/api/v2/monitor/health", timeout=10).json()
             return all(health.get(part, {}).get("status") == "healthy" for part in health)
 
-        wait_until("all Airflow components to report healthy", healthy, timeout_s=180, interval_s=2)
+        wait_until("all Airflow components to report healthy", healthy, timeout_s=300, interval_s=2)
         progress(f"{', '.join(COMPONENTS)} healthy at {stack.api_url}")
         yield stack
     except BaseException:
