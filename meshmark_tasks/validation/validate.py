@@ -96,8 +96,9 @@ def _json_value(value: Any) -> Any:
     return value
 
 
-def row_json(row: pd.Series) -> str:
-    return json.dumps({str(k): _json_value(v) for k, v in row.items()}, default=str, sort_keys=True)
+def _row_json(record: dict[Any, Any]) -> str:
+    """The whole rejected row as JSON (NaN as null, timestamps ISO 8601), so nothing is lost."""
+    return json.dumps({str(k): _json_value(v) for k, v in record.items()}, default=str, sort_keys=True)
 
 
 def _optional_str(value: Any) -> str | None:
@@ -117,7 +118,7 @@ def _check_plan(
         {
             ROW_NUMBER: np.arange(len(planned), dtype="int64"),
             "cell_id": pd.array(planned, dtype="str"),
-            "mesh": pd.array([mesh_of_cell_id(c) for c in planned], dtype="str"),
+            "mesh": pd.Series(planned, dtype="str").str.extract(_CELL_ID)["mesh"].array,
             "has_result": np.array([c in present for c in planned], dtype=bool),
         }
     )
@@ -197,16 +198,17 @@ def validate_results(
 
     bad_rows = sorted(reasons)
     good = original.drop(index=bad_rows)
+    rejected = original.loc[bad_rows]
     quarantine_records = [
         {
-            "cell_id": _optional_str(original.at[r, "cell_id"]),
-            "mesh": _optional_str(original.at[r, "mesh"]),
+            "cell_id": _optional_str(record.get("cell_id")),
+            "mesh": _optional_str(record.get("mesh")),
             "stage": STAGE,
             "reasons": reasons[r],
-            "row_json": row_json(original.loc[r]),
-            "raw_path": _optional_str(original.at[r, "raw_path"]),
+            "row_json": _row_json(record),
+            "raw_path": _optional_str(record.get("raw_path")),
         }
-        for r in bad_rows
+        for r, record in zip(bad_rows, rejected.to_dict("records"), strict=True)
     ]
     quarantine_records += [
         {
