@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from meshmark_tasks import schemas
 from meshmark_tasks.scoring import ScoringInputError, aggregate_by_config
@@ -80,3 +83,46 @@ def test_empty_and_missing_columns():
     assert out.empty and list(out.columns) == ["mesh", "meshmark_mean", "meshmark_min", "cells_scored"]
     with pytest.raises(ScoringInputError, match="missing column meshmark"):
         aggregate_by_config(_scored([{"mesh": "x", "requested_qps": 1.0}]))
+
+
+def _pandas_reference(scored: pd.DataFrame) -> pd.DataFrame:
+    """The same rules with a two-level pandas groupby (slow but obvious)."""
+    keys = ["run_id", "mesh"]
+    per_point = scored.groupby([*keys, *LOAD_POINT_COLUMNS], dropna=False).agg(
+        mark=("meshmark", "mean"), cells=("meshmark", "count")
+    )
+    out = per_point.groupby(level=keys).agg(
+        meshmark_mean=("mark", "mean"), meshmark_min=("mark", "min"), cells_scored=("cells", "sum")
+    )
+    return out.reset_index()
+
+
+LOAD_POINT_COLUMNS = ["requested_qps", "connections", "payload_bytes", "protocol"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.fixed_dictionaries(
+            {
+                "run_id": st.sampled_from(["r1", "r2", "r3"]),
+                "mesh": st.sampled_from(["a", "b"]),
+                "requested_qps": st.sampled_from([None, 10.0, 20.0]),
+                "connections": st.sampled_from([1, 2]),
+                "payload_bytes": st.just(0),
+                "protocol": st.sampled_from(["http", "grpc"]),
+                "meshmark": st.one_of(st.none(), st.floats(0, 100)),
+            }
+        ),
+        min_size=1,
+        max_size=40,
+    )
+)
+def test_matches_a_pandas_groupby(rows):
+    scored = pd.DataFrame(rows).astype({"meshmark": "float64"})  # all-None would be object
+    got = aggregate_by_config(scored)
+    want = _pandas_reference(scored)
+    assert got[["run_id", "mesh"]].values.tolist() == want[["run_id", "mesh"]].values.tolist()
+    for column in ("meshmark_mean", "meshmark_min"):
+        assert np.allclose(got[column], want[column], rtol=1e-12, atol=1e-12, equal_nan=True), column
+    assert got["cells_scored"].tolist() == want["cells_scored"].tolist()
