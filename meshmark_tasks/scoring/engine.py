@@ -55,6 +55,12 @@ def _carry(cells: pd.DataFrame, column: str, rows: BoolArray | None, n_out: int)
     return values if rows is None else values[rows]
 
 
+def _empty_output(cells_columns: pd.Index) -> pd.DataFrame:
+    names = output_columns(cells_columns)
+    schema = pa.schema([schemas.MESHMARK.field(name) for name in names])
+    return schema.empty_table().to_pandas()
+
+
 def _integer_key(column: pd.Series, as_float: FloatArray) -> Any:
     # Integer columns hash faster than their float copies; other dtypes use the float copy.
     if column.dtype.kind in "iu":
@@ -86,6 +92,9 @@ def score_cells(
     elif not isinstance(prices, PriceConfig):
         raise ScoringInputError(f"prices: expected a PriceConfig, got {type(prices).__name__}")
 
+    if len(cells) == 0:
+        # Nothing to score (e.g. every cell of a run failed): no column can be wrong either.
+        return _empty_output(cells.columns)
     all_inputs = read_inputs(cells)
     requests = all_inputs.numbers["requests_total"]
     scored_mask = requests > 0  # NaN compares False: a cell without a request count did not run

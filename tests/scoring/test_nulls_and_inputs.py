@@ -121,6 +121,13 @@ def test_empty_input_gives_empty_output(frame, baseline_cell):
     scored = score_cells(frame(baseline_cell).iloc[0:0])
     assert scored.empty
     assert scored.columns[0] == "cell_id"
+    # A run whose cells all failed hands over a frame without rows or columns.
+    scored = score_cells(pd.DataFrame())
+    assert scored.empty and list(scored.columns) == [
+        c for c in schemas.MESHMARK.names if c not in ("run_id", "run_date")
+    ]
+    assert scored["meshmark"].dtype == "float64"
+    pa.Table.from_pandas(scored, schema=schemas.MESHMARK.remove(0).remove(0), preserve_index=False)
 
 
 @pytest.mark.parametrize("column", ["cell_id", "latency_ms_p50", "requested_qps", "slo_p99_ms", "protocol"])
