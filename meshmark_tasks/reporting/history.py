@@ -82,6 +82,12 @@ class History:
         return dt.date.fromisoformat(str(value)[:10])
 
 
+def duckdb_connection() -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")  # stderr belongs to the caller's own messages
+    return con
+
+
 def _sql_string(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
@@ -138,7 +144,7 @@ def load_history(
     """Runs whose run_date lies in the `days` days ending at `end_date` (default: the newest run)."""
     if days < 1:
         raise NoHistoryError(f"the report window must be at least one day, got days={days}")
-    con = duckdb.connect()
+    con = duckdb_connection()
     try:
         results = _table_source(con, root, "results")
         meshmark = _table_source(con, root, "meshmark")

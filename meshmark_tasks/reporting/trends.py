@@ -191,14 +191,21 @@ def _series_stats(
     cells: pd.DataFrame, metrics: list[str], newest_seq: int, rule: RegressionRule
 ) -> pd.DataFrame:
     """Per series in the newest run: newest value, baseline median, previous count and MAD."""
-    import duckdb  # the store and history already depend on it; imported here to keep import light
+    from meshmark_tasks.reporting.history import duckdb_connection
 
     key = "mesh, load_point, metric"
+    lookback = 2 * (max(rule.history_runs, rule.spread_runs) + 1)
     columns = ", ".join(metrics)
     sql = f"""
-        WITH long AS (
+        WITH recent_rows AS (
+            -- A series' last `lookback` runs: enough for the rule unless a metric is missing in
+            -- most of them; cutting here keeps the unpivot small on long histories.
+            SELECT * FROM cells
+            QUALIFY row_number() OVER (PARTITION BY mesh, load_point ORDER BY run_seq DESC) <= {lookback}
+        ),
+        long AS (
             UNPIVOT (SELECT {", ".join(SERIES_KEYS)}, requested_qps, connections, payload_bytes, protocol,
-                            is_baseline, run_seq, {columns} FROM cells)
+                            is_baseline, run_seq, {columns} FROM recent_rows)
             ON {columns} INTO NAME metric VALUE value
         ),
         ranked AS (
@@ -226,7 +233,7 @@ def _series_stats(
         LEFT JOIN recent USING (mesh, load_point, metric)
         LEFT JOIN spread USING (mesh, load_point, metric)
     """
-    con = duckdb.connect()
+    con = duckdb_connection()
     try:
         con.register("cells", cells)
         stats: pd.DataFrame = con.sql(sql).df()
