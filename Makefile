@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 UV     := $(BIN)/uv
 UV_VERSION := 0.13.8
 
-.PHONY: setup lock lint typecheck test test-fast nightly bench clean
+.PHONY: setup services lock lint typecheck test test-fast nightly bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,9 +31,12 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy
 
-# The README's test command. Services the tests need are installed and started by the tests'
-# own fixtures through scripts/ (loopback only).
-test: setup lint typecheck
+# Debian packages behind the services some tests start (Prometheus, PostgreSQL, Chromium).
+services:
+	bash scripts/install-services.sh
+
+# The README's test command. The tests start the services they need, on loopback only.
+test: setup services lint typecheck
 	$(BIN)/pytest -q -ra
 
 test-fast: setup

@@ -9,6 +9,8 @@ from pathlib import Path
 STORAGE_ROOT_ENV = "MESHMARK_STORAGE_ROOT"
 # Where profiles are looked up by name (the UI trigger form offers the files found here).
 PROFILES_DIR_ENV = "MESHMARK_PROFILES_DIR"
+# Where the Great Expectations suites (versioned JSON) are read from.
+EXPECTATIONS_DIR_ENV = "MESHMARK_EXPECTATIONS_DIR"
 
 _REPO = Path(__file__).resolve().parent.parent
 
@@ -20,6 +22,10 @@ def storage_root() -> str:
 
 def profiles_dir() -> Path:
     return Path(os.environ.get(PROFILES_DIR_ENV) or _REPO / "profiles")
+
+
+def expectations_dir() -> Path:
+    return Path(os.environ.get(EXPECTATIONS_DIR_ENV) or _REPO / "expectations")
 
 
 def is_local_path(root: str) -> bool:

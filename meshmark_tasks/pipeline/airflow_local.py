@@ -67,7 +67,8 @@ def run(conf: dict[str, Any], logical_date: str | None = None) -> int:
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     started = time.perf_counter()
-    run = nightly.test(run_conf=conf, logical_date=when)
+    # run_after = logical date: the run id derives from it, so the same logical run keeps its id.
+    run = nightly.test(run_conf=conf, logical_date=when, run_after=when)
     wall_s = time.perf_counter() - started
     states = {
         ti.task_id + (f"[{ti.map_index}]" if ti.map_index >= 0 else ""): str(ti.state)

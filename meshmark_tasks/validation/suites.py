@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from importlib import resources
 from typing import Any, Literal
+
+from meshmark_tasks.config import expectations_dir
+from meshmark_tasks.errors import MeshmarkError
 
 Scope = Literal["structure", "row", "duplicates", "planned"]
 
@@ -40,8 +42,12 @@ class ExpectationInfo:
 
 
 def load_suite_document(file_name: str) -> dict[str, Any]:
-    """The suite JSON as shipped with the package (read at run time, never at DAG parse time)."""
-    text = resources.files("meshmark_tasks.validation").joinpath("expectations", file_name).read_text()
+    """The suite JSON from the project's expectations/ (read at run time, never at DAG parse time)."""
+    path = expectations_dir() / file_name
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise MeshmarkError(f"{path}: cannot read expectation suite: {exc.strerror or exc}") from None
     document: dict[str, Any] = json.loads(text)
     return document
 
