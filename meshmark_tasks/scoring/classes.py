@@ -65,11 +65,11 @@ _LABELS: tuple[str, ...] = tuple(
 )
 
 
-def scored_class_masks(classes: Mapping[str, FloatArray]) -> npt.NDArray[np.intp]:
+def scored_class_masks(classes: Mapping[str, FloatArray]) -> npt.NDArray[np.uint8]:
     """Per row, the bitmask of scored classes (an index into scored_class_labels())."""
-    mask = np.zeros(len(classes[CLASS_NAMES[0]]), dtype=np.intp)
+    mask = np.zeros(len(classes[CLASS_NAMES[0]]), dtype=np.uint8)
     for bit, name in enumerate(CLASS_NAMES):
-        mask |= (~np.isnan(classes[name])).astype(np.intp) << bit
+        mask |= np.left_shift((~np.isnan(classes[name])).view(np.uint8), bit)
     return mask
 
 

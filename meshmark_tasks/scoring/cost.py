@@ -20,8 +20,13 @@ SECONDS_PER_HOUR = 3600.0
 
 
 def mesh_cost_per_million_requests(numbers: dict[str, FloatArray], prices: PriceConfig) -> FloatArray:
-    mesh_cores = numbers["cpu_cores_dataplane"] + numbers["cpu_cores_controlplane"]
-    mesh_gib = (numbers["mem_bytes_dataplane"] + numbers["mem_bytes_controlplane"]) / GIB
-    cost_per_hour = mesh_cores * prices.cpu_core_hour + mesh_gib * prices.mem_gib_hour
+    # Written with in-place steps on two temporaries: this runs over every cell.
+    cost_per_hour = numbers["cpu_cores_dataplane"] + numbers["cpu_cores_controlplane"]
+    cost_per_hour *= prices.cpu_core_hour
+    mesh_gib = numbers["mem_bytes_dataplane"] + numbers["mem_bytes_controlplane"]
+    mesh_gib *= prices.mem_gib_hour / GIB
+    cost_per_hour += mesh_gib
     requests_per_hour = numbers["actual_qps"] * SECONDS_PER_HOUR
-    return safe_divide(cost_per_hour, requests_per_hour) * 1e6
+    per_request = safe_divide(cost_per_hour, requests_per_hour)
+    per_request *= 1e6
+    return per_request

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from meshmark_tasks.scoring.numeric import FloatArray, clip01, safe_divide
+from meshmark_tasks.scoring.numeric import FloatArray, clip01, one_minus, safe_divide
 
 
 def cpu_used(numbers: dict[str, FloatArray]) -> FloatArray:
@@ -27,13 +27,13 @@ def compute_mues(
     """
     requested = numbers["requested_qps"]
     return {
-        "mue_cpu": clip01(1.0 - safe_divide(cpu, numbers["cpu_cores_assigned"])),
+        "mue_cpu": clip01(one_minus(safe_divide(cpu, numbers["cpu_cores_assigned"]))),
         "mue_cpu_overhead": clip01(safe_divide(numbers["cpu_cores_app"], cpu)),
-        "mue_mem": clip01(1.0 - safe_divide(mem, numbers["mem_bytes_assigned"])),
+        "mue_mem": clip01(one_minus(safe_divide(mem, numbers["mem_bytes_assigned"]))),
         "mue_mem_overhead": clip01(safe_divide(numbers["mem_bytes_app"], mem)),
-        "mue_latency_slo": clip01(1.0 - safe_divide(numbers["latency_ms_p99"], numbers["slo_p99_ms"])),
+        "mue_latency_slo": clip01(one_minus(safe_divide(numbers["latency_ms_p99"], numbers["slo_p99_ms"]))),
         "mue_latency_overhead": clip01(safe_divide(baseline_p50, numbers["latency_ms_p50"])),
         # requested_qps is NaN for unthrottled ("max") runs, so the ratio is null there.
         "mue_throughput": clip01(safe_divide(numbers["actual_qps"], requested)),
-        "mue_success": clip01(1.0 - safe_divide(numbers["errors_total"], numbers["requests_total"])),
+        "mue_success": clip01(one_minus(safe_divide(numbers["errors_total"], numbers["requests_total"]))),
     }

@@ -24,6 +24,11 @@ def safe_divide(numerator: FloatArray, denominator: FloatArray) -> FloatArray:
     return out
 
 
+def one_minus(values: FloatArray) -> FloatArray:
+    """1 − values, in place (callers pass fresh temporaries) and returned; NaN stays NaN."""
+    return np.subtract(1.0, values, out=values)
+
+
 def clip01(values: FloatArray) -> FloatArray:
     """Clip to [0, 1] in place (callers pass fresh temporaries) and return it; NaN stays NaN."""
     return np.clip(values, 0.0, 1.0, out=values)

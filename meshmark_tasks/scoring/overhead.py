@@ -31,11 +31,18 @@ def overhead_signals(
     """
     delta_p50 = numbers["latency_ms_p50"] - baseline["p50"]
     delta_p99 = numbers["latency_ms_p99"] - baseline["p99"]
+    delta_mem = mem - baseline["mem"]
+    delta_mem /= MIB
     return {
         "delta_p50_ms": delta_p50,
-        "delta_p50_pct": 100.0 * safe_divide(delta_p50, baseline["p50"]),
+        "delta_p50_pct": _percent(safe_divide(delta_p50, baseline["p50"])),
         "delta_p99_ms": delta_p99,
-        "delta_p99_pct": 100.0 * safe_divide(delta_p99, baseline["p99"]),
+        "delta_p99_pct": _percent(safe_divide(delta_p99, baseline["p99"])),
         "delta_cpu_cores_per_kqps": safe_divide(cpu - baseline["cpu"], numbers["actual_qps"] / 1000.0),
-        "delta_mem_mib": (mem - baseline["mem"]) / MIB,
+        "delta_mem_mib": delta_mem,
     }
+
+
+def _percent(fraction: FloatArray) -> FloatArray:
+    fraction *= 100.0  # in place: the argument is a fresh temporary
+    return fraction
