@@ -10,7 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from meshmark_tasks.config import storage_root
+from meshmark_tasks.config import PROFILES_DIR_ENV, storage_root
+from meshmark_tasks.errors import ProfileError
 from meshmark_tasks.pipeline.airflow_local import REPO, airflow_env
 
 
@@ -38,8 +39,18 @@ def _qps(value: str) -> float | str:
 
 
 def _nightly(args: argparse.Namespace) -> int:
+    profile = args.profile
+    env_extra: dict[str, str] = {}
+    if profile.endswith((".yaml", ".yml")):
+        # The DAG's trigger form takes a profile name from its profiles folder: point that folder
+        # at the file's own directory and pass the name.
+        path = Path(profile).resolve()
+        if not path.is_file():
+            raise ProfileError(f"{profile}: no such profile file")
+        env_extra[PROFILES_DIR_ENV] = str(path.parent)
+        profile = path.stem
     conf = {
-        "profile": args.profile,
+        "profile": profile,
         "backend": "local",
         "meshes": args.meshes,
         "qps": [_qps(q) for q in args.qps],
@@ -48,7 +59,7 @@ def _nightly(args: argparse.Namespace) -> int:
     }
     root = args.storage_root or storage_root()
     Path(args.airflow_home).mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, **airflow_env(Path(args.airflow_home), root)}
+    env = {**os.environ, **airflow_env(Path(args.airflow_home), root), **env_extra}
     print(f"meshmark: running meshmark_nightly with {json.dumps(conf)}", file=sys.stderr)
     return subprocess.call(
         [sys.executable, "-m", "meshmark_tasks.pipeline.airflow_local", json.dumps(conf)]
