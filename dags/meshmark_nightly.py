@@ -17,7 +17,13 @@ from meshmark_tasks.config import profiles_dir
 
 # Pool that serializes load tests so two tests never disturb each other's measurements.
 LOADTEST_POOL = "meshmark_loadtest"
-NIGHTLY_CRON = os.environ.get("MESHMARK_NIGHTLY_CRON", "0 2 * * *")
+# "off" (or empty) leaves only manual and API triggers, e.g. for a staging Airflow or a test rig.
+NIGHTLY_CRON = os.environ.get("MESHMARK_NIGHTLY_CRON", "0 2 * * *").strip()
+SCHEDULE = (
+    None
+    if NIGHTLY_CRON.lower() in ("", "off", "none")
+    else CronTriggerTimetable(NIGHTLY_CRON, timezone="UTC")
+)
 PROFILE_NAMES = sorted(p.stem for p in Path(profiles_dir()).glob("*.yaml")) or ["local-demo"]
 
 DOC = """
@@ -32,7 +38,7 @@ storage root (`MESHMARK_STORAGE_ROOT`). Trigger it with your own parameters befo
 
 @dag(
     dag_id="meshmark_nightly",
-    schedule=CronTriggerTimetable(NIGHTLY_CRON, timezone="UTC"),
+    schedule=SCHEDULE,
     start_date=datetime(2026, 1, 1),
     catchup=False,
     max_active_runs=1,

@@ -287,10 +287,9 @@ def airflow_env(
             "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
             "MESHMARK_STORAGE_ROOT": str(storage_root),
             # With catchup=False, unpausing schedules the latest past cron slot at once: a full-profile
-            # run that max_active_runs=1 would put ahead of ours. Feb 29 has its previous slot (2024)
-            # before the DAG's start_date and its next in 2028, so no scheduled run is created; the
-            # test fails loudly if one ever appears.
-            "MESHMARK_NIGHTLY_CRON": "0 0 29 2 *",
+            # run that max_active_runs=1 would put ahead of ours. "off" = triggered runs only; the
+            # test fails loudly if a scheduled run ever appears.
+            "MESHMARK_NIGHTLY_CRON": "off",
             "MESHMARK_PROFILES_DIR": str(REPO / "profiles"),
             "PYTHONUNBUFFERED": "1",
         }

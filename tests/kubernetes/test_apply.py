@@ -19,6 +19,7 @@ from meshmark_tasks.backends.kubernetes import (
     delete_manifests,
     render_mesh_manifests,
 )
+from meshmark_tasks.backends.kubernetes.apply import object_path
 from meshmark_tasks.errors import MeshmarkError
 from meshmark_tasks.profile import load_profile
 
@@ -79,18 +80,18 @@ def test_apply_is_server_side_and_idempotent() -> None:
     assert hook.api_client.objects == state  # and the same end state
 
 
-def test_delete_goes_in_reverse_and_ignores_missing_objects() -> None:
+def test_delete_goes_in_reverse_keeps_the_namespace_and_ignores_missing_objects() -> None:
     hook = FakeHook()
     docs = istio_docs()
     apply_manifests(hook, docs)
     hook.api_client.calls.clear()
     delete_manifests(hook, docs)
-    assert [p for m, p, _, _ in hook.api_client.calls if m == "DELETE"][
-        -1
-    ] == "/api/v1/namespaces/meshmark-istio"
-    assert [m for m, _, _, _ in hook.api_client.calls] == ["DELETE"] * len(docs)
-    assert hook.api_client.objects == {}
-    delete_manifests(hook, docs)  # everything is gone now: 404s are fine
+    deleted = [p for m, p, _, _ in hook.api_client.calls if m == "DELETE"]
+    assert deleted == [object_path(d) for d in reversed(docs) if d["kind"] != "Namespace"]
+    assert [m for m, _, _, _ in hook.api_client.calls] == ["DELETE"] * (len(docs) - 1)
+    # The namespace stays: it holds the Roles that let Airflow in (no RBAC to delete it).
+    assert list(hook.api_client.objects) == ["/api/v1/namespaces/meshmark-istio"]
+    delete_manifests(hook, docs)  # everything else is gone now: 404s are fine
 
 
 def test_api_errors_name_the_object() -> None:

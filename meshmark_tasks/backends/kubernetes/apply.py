@@ -90,11 +90,17 @@ def apply_manifests(hook: _HasApiClient, docs: list[dict[str, Any]], field_manag
 
 
 def delete_manifests(hook: _HasApiClient, docs: list[dict[str, Any]]) -> None:
-    """Delete in reverse order (namespace last); objects already gone (404) are fine."""
+    """Delete in reverse order; objects already gone (404) are fine. Namespaces are kept.
+
+    The benchmark namespaces hold the Roles that let Airflow in (deploy/kubernetes/rbac.yaml), so
+    deleting one would lock the next run out; the RBAC grants no namespace deletion for that reason.
+    """
     from kubernetes.client.exceptions import ApiException
 
     api_client = hook.api_client
     for doc in reversed(docs):
+        if doc.get("kind") == "Namespace":
+            continue
         path = object_path(doc)
         try:
             api_client.call_api(
