@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
 from datetime import date
@@ -118,15 +119,16 @@ def run_planned_cell(
     profile = profile_of(plan)
     cell = Cell.model_validate(cell_data)
     store = DatasetStore(plan["storage_root"])
+    # Raw outputs land in the run's work folder first (removed at teardown), then in the store.
+    out_dir = local_workdir(run_id) / "out"
     if plan["backend"] == "local":
         from meshmark_tasks.backends.local import run_cell
 
-        out_dir = local_workdir(run_id) / "out"
         measurement = run_cell(profile, cell, local_workdir(run_id), out_dir)
     else:
         from meshmark_tasks.backends.kubernetes.run import run_cell_in_pod
 
-        measurement = run_cell_in_pod(profile, cell, run_id=run_id, context=context)
+        measurement = run_cell_in_pod(profile, cell, raw_dir=out_dir, context=context)
     raw_path = None
     if measurement.raw_path and Path(measurement.raw_path).exists():
         ext = f"{measurement.raw_format or 'out'}{''.join(Path(measurement.raw_path).suffixes[-1:])}"
@@ -258,3 +260,4 @@ def teardown_run(plan: Mapping[str, Any], run_id: str) -> None:
     hook = kubernetes_hook(settings)
     for mesh in profile.meshes:
         delete_manifests(hook, render_mesh_manifests(profile, mesh, settings))
+    shutil.rmtree(local_workdir(run_id), ignore_errors=True)

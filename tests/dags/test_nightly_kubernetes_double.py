@@ -101,6 +101,9 @@ def test_kubernetes_run_goes_to_the_same_tables(
     with cluster_double(cluster):
         run = dag.test(run_conf=CONF, logical_date=datetime(2026, 11, 20, 2, tzinfo=UTC))
     assert str(run.state) == "success"
+    from meshmark_tasks.pipeline.nightly import local_workdir
+
+    assert not local_workdir(run.run_id).exists()  # raw outputs were staged there, then stored
 
     # Every pod the operator sent was admitted by the double (schema + restricted PSS + labels).
     # (the profile asks for two repetitions of each cell)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -39,11 +38,14 @@ def run_cell_in_pod(
     profile: Profile,
     cell: Cell,
     *,
-    run_id: str,
+    raw_dir: Path,
     context: Any,
     settings: KubernetesSettings | None = None,
 ) -> CellMeasurement:
-    """Run the cell's load-generator pod and measure the components over the test window."""
+    """Run the cell's load-generator pod and measure the components over the test window.
+
+    The pod's output is written verbatim to raw_dir (the caller keeps it in the store).
+    """
     from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
 
     settings = settings or KubernetesSettings.from_env()
@@ -51,7 +53,6 @@ def run_cell_in_pod(
     operator = KubernetesPodOperator(task_id=task_id, **loadgen_pod_kwargs(profile, cell, settings))
     xcom_value = operator.execute(context)
     finished = datetime.now(UTC)
-    raw_dir = Path(tempfile.mkdtemp(prefix="meshmark-k8s-"))
     measurement = measurement_from_xcom(profile, cell, xcom_value, raw_dir, None)
     if measurement.result is None:
         return measurement
