@@ -1,4 +1,4 @@
-"""The MeshMark scoring engine (rules: /work/shared/MESHMARK.md, as implemented: docs/meshmark.md).
+"""The MeshMark scoring engine (the rules as implemented: docs/meshmark.md).
 
     score_cells(cells, weights=..., prices=...)  -> one row per scored cell (schemas.MESHMARK)
     aggregate_by_config(scored)                  -> one row per run and mesh (schemas.MESHMARK_CONFIG)
