@@ -7,7 +7,6 @@ that need them.
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 import tempfile
@@ -205,7 +204,7 @@ def finalize_run(
         "data_docs": data_docs,
         "storage_root": store.root,
     }
-    _write_summary(store, run_id, summary)
+    summary["summary_path"] = store.write_run_summary(run_id, summary)
     if status == "failed":
         raise RunFailedError(
             f"run {run_id}: no cell passed (quarantine holds {len(quarantine)} rows with reasons)"
@@ -227,18 +226,6 @@ def _publish_data_docs(store: Any, run_id: str, outcome: Any, build_data_docs: A
         fs, base = fsspec.core.url_to_fs(target)
         fs.put(tmp + "/", base, recursive=True)
     return f"{target}/index.html"
-
-
-def _write_summary(store: Any, run_id: str, summary: Mapping[str, Any]) -> None:
-    import fsspec
-
-    from meshmark_tasks.storage import safe_run_id
-
-    url = f"{store.root.rstrip('/')}/runs/{safe_run_id(run_id)}.json"
-    fs, path = fsspec.core.url_to_fs(url)
-    fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
-    with fs.open(path, "w") as fh:
-        json.dump(summary, fh, indent=2, sort_keys=True)
 
 
 def teardown_run(plan: Mapping[str, Any], run_id: str) -> None:

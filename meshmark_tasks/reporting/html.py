@@ -15,6 +15,7 @@ import jinja2
 from markupsafe import Markup
 
 from meshmark_tasks.reporting.charts import Chart, plotly_js
+from meshmark_tasks.reporting.quality import data_quality_sentence
 
 _ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("meshmark_tasks.reporting", "templates"),
@@ -49,6 +50,7 @@ def render_html(
     meshes_filter: Sequence[str],
     generated_at: str,
     data_docs_href: str | None,
+    data_quality: Mapping[str, Any] | None,
     counts: Mapping[str, int],
     regressions: Sequence[Mapping[str, Any]],
     improvements: Sequence[Mapping[str, Any]],
@@ -67,6 +69,9 @@ def render_html(
         meshes_filter=meshes_filter,
         generated_at=generated_at,
         data_docs_href=data_docs_href,
+        # Plain text: the template's autoescape escapes the mesh names in it.
+        data_quality_text=data_quality_sentence(data_quality, str) if data_quality else None,
+        data_quality=data_quality,
         counts=counts,
         regressions=regressions,
         improvements=improvements,

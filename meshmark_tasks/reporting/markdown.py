@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from meshmark_tasks.reporting.html import fmt, pct
+from meshmark_tasks.reporting.quality import data_quality_sentence
 
 # Markdown renderers pass raw HTML through and treat these as syntax; escape them in data strings.
 _MD_SPECIAL = {
@@ -48,6 +49,7 @@ def render_markdown(
     run_id: str,
     run_date: str,
     window: Mapping[str, Any],
+    data_quality: Mapping[str, Any] | None,
     counts: Mapping[str, int],
     regressions: Sequence[Mapping[str, Any]],
     improvements: Sequence[Mapping[str, Any]],
@@ -59,6 +61,8 @@ def render_markdown(
         f"from {window['first_run_date']}."
     )
     lines.append("")
+    if data_quality:
+        lines += [data_quality_sentence(data_quality, md_text), ""]
     if regressions:
         lines.append(
             f"**{len(regressions)} regression{'s' if len(regressions) != 1 else ''}** in the newest run."

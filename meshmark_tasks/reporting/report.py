@@ -15,6 +15,7 @@ from meshmark_tasks.reporting.html import render_html
 from meshmark_tasks.reporting.markdown import render_markdown
 from meshmark_tasks.reporting.prices import price_assumptions
 from meshmark_tasks.reporting.publish import publish, relative_link
+from meshmark_tasks.reporting.quality import data_quality
 from meshmark_tasks.reporting.trends import RegressionRule, classify_history, counts, series_records
 from meshmark_tasks.storage import DatasetStore, safe_run_id
 from meshmark_tasks.storage import filesystem as fsx
@@ -115,6 +116,8 @@ def build_report(
         "improvements": improvements,
         "insufficient_history": insufficient,
     }
+    quality = data_quality(DatasetStore(root).read_run_summary(run_id))
+    document["data_quality"] = quality
     profiles = sorted({str(p) for p in history.runs["profile"].dropna()})
     html = render_html(
         run_id=run_id,
@@ -124,6 +127,7 @@ def build_report(
         meshes_filter=list(meshes or []),
         generated_at=generated_at,
         data_docs_href=_data_docs_href(root, run_id, report_dir),
+        data_quality=quality,
         counts=tally,
         regressions=regressions,
         improvements=improvements,
@@ -137,6 +141,7 @@ def build_report(
         run_id=run_id,
         run_date=run_date,
         window=window,
+        data_quality=quality,
         counts=tally,
         regressions=regressions,
         improvements=improvements,

@@ -13,9 +13,12 @@ One file per (table, run): rewriting a run replaces its file, so retries never d
 from __future__ import annotations
 
 import datetime
+import json
 import os
 import time
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
@@ -199,6 +202,27 @@ class DatasetStore:
         if not parts or parts[0] != "raw" or any(p in ("", ".", "..") for p in parts) or "\\" in relative:
             raise StoreError(f"raw_path {relative!r} is not a path under raw/ relative to the storage root")
         return self._loc.url(*parts)
+
+    # ------------------------------------------------------------------------ run summaries
+    def write_run_summary(self, run_id: str, summary: Mapping[str, Any]) -> str:
+        """runs/<safe_run_id>.json: a run's data-quality status and counts, written atomically."""
+        payload = json.dumps(summary, indent=2, sort_keys=True, default=str).encode()
+
+        def write(out: pa.NativeFile) -> None:
+            out.write(payload)
+
+        path = self._loc.path("runs", f"{safe_run_id(run_id)}.json")
+        fsx.write_atomically(self._loc, path, write)
+        return self._loc.url("runs", f"{safe_run_id(run_id)}.json")
+
+    def read_run_summary(self, run_id: str) -> dict[str, Any] | None:
+        """The summary write_run_summary wrote for this run, or None when there is none."""
+        path = self._loc.path("runs", f"{safe_run_id(run_id)}.json")
+        if not fsx.exists(self._loc, path):
+            return None
+        with self._loc.fs.open_input_stream(path) as source:
+            data: dict[str, Any] = json.loads(source.read())
+        return data
 
     # ---------------------------------------------------------------------------- folders
     def data_docs_dir(self, run_id: str) -> str:

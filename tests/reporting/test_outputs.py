@@ -141,3 +141,33 @@ def test_no_data_is_a_clear_error(tmp_path: Path) -> None:
         build_report(str(tmp_path))
     with pytest.raises(NoHistoryError, match="days=0"):
         build_report(str(tmp_path), days=0)
+
+
+def test_the_newest_runs_data_quality_is_stated(tmp_path: Path) -> None:
+    from meshmark_tasks.storage import DatasetStore
+
+    root = tmp_path / "data"
+    write_history(str(root), SyntheticHistory(qps=(100.0,), nights=3))
+    without = build_report(str(root))
+    assert 'id="data-quality"' not in Path(without.html_path).read_text()  # no summary, no claim
+    assert json.loads(Path(without.json_path).read_text())["data_quality"] is None
+
+    summary = {
+        "data_quality": "passed_with_quarantine",
+        "cells_planned": 6,
+        "cells_scored": 4,
+        "cells_quarantined": 2,
+        "meshes_fully_quarantined": ["<b>mtls</b>"],
+        "tables": {"results": "elsewhere"},
+    }
+    DatasetStore(str(root)).write_run_summary(without.run_id, summary)
+    result = build_report(str(root))
+    html = Path(result.html_path).read_text()
+    assert (
+        "Data quality of the newest run: passed with quarantine; 4 of 6 planned cells scored, "
+        "2 quarantined. Fully quarantined, so missing from the trends: &lt;b&gt;mtls&lt;/b&gt;." in html
+    )
+    assert 'class="quality bad"' in html
+    assert "passed with quarantine; 4 of 6" in Path(result.markdown_path).read_text()
+    recorded = json.loads(Path(result.json_path).read_text())["data_quality"]
+    assert recorded == {k: v for k, v in summary.items() if k != "tables"}
