@@ -50,6 +50,11 @@ def conform(table: str, data: pd.DataFrame | pa.Table, *, run_id: str, run_date:
                 _check_constant(table, field, columns[field.name], value, cell_ids)
             arrays.append(pa.repeat(pa.scalar(value, type=field.type), num_rows))
             continue
+        if num_rows == 0:
+            # No values to check or cast: an empty column (often untyped, e.g. from an empty
+            # DataFrame of a run where every cell failed) is the field's empty array.
+            arrays.append(pa.array([], type=field.type))
+            continue
         if field.name not in columns:
             if not field.nullable and num_rows:
                 raise StoreError(f"{table}: required column {field.name!r} is missing")

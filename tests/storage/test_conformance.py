@@ -103,3 +103,19 @@ def test_bad_arguments_are_refused(store: DatasetStore, sample) -> None:
         store.write_run("meshmark", sample("meshmark", 1), run_id="", run_date=DAY)
     with pytest.raises(StoreError, match="expected a pandas DataFrame or pyarrow Table"):
         store.write_run("meshmark", [{"mesh": "a"}], run_id=RUN, run_date=DAY)  # type: ignore[arg-type]
+
+
+def test_an_empty_untyped_frame_writes_an_empty_table(tmp_path) -> None:
+    """A run where every cell failed hands in DataFrames with no rows and object/float columns."""
+    import datetime
+
+    import pandas as pd
+
+    from meshmark_tasks.storage import DatasetStore
+
+    store = DatasetStore(str(tmp_path))
+    empty = pd.DataFrame({"cell_id": pd.Series([], dtype=object), "start_time": pd.Series([], dtype=float)})
+    store.write_run("results", empty, run_id="r1", run_date=datetime.date(2026, 11, 24))
+    back = store.read("results", run_id="r1")
+    assert back.num_rows == 0
+    assert back.schema.field("start_time").type == store.read("results").schema.field("start_time").type
