@@ -55,23 +55,46 @@ def _per_mesh_over_time(cells: pd.DataFrame, column: str, *, meshes_only: bool =
     )
 
 
-def meshmark_over_time(history: History) -> Chart:
-    data = _per_mesh_over_time(history.cells, "meshmark")
+def _per_mesh_lines_over_time(
+    history: History,
+    column: str,
+    *,
+    yaxis_title: str,
+    hovertemplate: str,
+    meshes_only: bool = False,
+    run_ids_as_text: bool = False,
+) -> go.Figure:
+    """One line per mesh, in its colour: `column` averaged over load points, against run date.
+
+    `run_ids_as_text` gives each point its run id as text, for `%{text}` in the hovertemplate.
+    """
+    data = _per_mesh_over_time(history.cells, column, meshes_only=meshes_only)
     colors = mesh_colors(history)
     fig = go.Figure()
     for mesh, rows in data.groupby("mesh", sort=True):
         fig.add_trace(
             go.Scatter(
                 x=rows["run_date"].astype(str),
-                y=rows["meshmark"],
+                y=rows[column],
                 mode="lines+markers",
                 name=_text(mesh),
                 line={"color": colors.get(str(mesh))},
-                text=[_text(r) for r in rows["run_id"]],
-                hovertemplate="%{x}<br>MeshMark %{y:.2f}<br>run %{text}<extra>%{fullData.name}</extra>",
+                text=[_text(r) for r in rows["run_id"]] if run_ids_as_text else None,
+                hovertemplate=hovertemplate,
             )
         )
-    fig.update_layout(xaxis_title="run date", yaxis_title="MeshMark (mean over load points)")
+    fig.update_layout(xaxis_title="run date", yaxis_title=yaxis_title)
+    return fig
+
+
+def meshmark_over_time(history: History) -> Chart:
+    fig = _per_mesh_lines_over_time(
+        history,
+        "meshmark",
+        yaxis_title="MeshMark (mean over load points)",
+        hovertemplate="%{x}<br>MeshMark %{y:.2f}<br>run %{text}<extra>%{fullData.name}</extra>",
+        run_ids_as_text=True,
+    )
     return Chart(
         "chart-meshmark",
         "MeshMark per mesh over time",
@@ -216,21 +239,13 @@ def overhead_over_time(history: History) -> Chart:
 
 
 def cost_over_time(history: History) -> Chart:
-    data = _per_mesh_over_time(history.cells, "mesh_cost_per_million_requests", meshes_only=True)
-    colors = mesh_colors(history)
-    fig = go.Figure()
-    for mesh, rows in data.groupby("mesh", sort=True):
-        fig.add_trace(
-            go.Scatter(
-                x=rows["run_date"].astype(str),
-                y=rows["mesh_cost_per_million_requests"],
-                mode="lines+markers",
-                name=_text(mesh),
-                line={"color": colors.get(str(mesh))},
-                hovertemplate="%{x}<br>%{y:.6f} per 1M requests<extra>%{fullData.name}</extra>",
-            )
-        )
-    fig.update_layout(xaxis_title="run date", yaxis_title="mesh cost per million requests")
+    fig = _per_mesh_lines_over_time(
+        history,
+        "mesh_cost_per_million_requests",
+        yaxis_title="mesh cost per million requests",
+        hovertemplate="%{x}<br>%{y:.6f} per 1M requests<extra>%{fullData.name}</extra>",
+        meshes_only=True,
+    )
     return Chart(
         "chart-cost",
         "Mesh cost per million requests over time",
