@@ -22,6 +22,7 @@ import pandas as pd
 
 from meshmark_tasks.config import is_local_path
 from meshmark_tasks.errors import MeshmarkError
+from meshmark_tasks.schemas import MUE_COLUMNS, OVERHEAD_COLUMNS
 
 # Columns that identify a series apart from the mesh; `load_point` is their readable label.
 LOAD_POINT_KEYS = ["requested_qps", "connections", "payload_bytes", "protocol"]
@@ -36,22 +37,9 @@ RESULT_VALUES = [
     "cpu_cores_used",
     "mem_mib_used",
 ]
-MESHMARK_VALUES = [
-    "meshmark",
-    "mue_cpu",
-    "mue_cpu_overhead",
-    "mue_mem",
-    "mue_mem_overhead",
-    "mue_latency_slo",
-    "mue_latency_overhead",
-    "mue_throughput",
-    "mue_success",
-    "delta_p50_ms",
-    "delta_p99_ms",
-    "delta_cpu_cores_per_kqps",
-    "delta_mem_mib",
-    "mesh_cost_per_million_requests",
-]
+# MeshMark, every MUE and the absolute overheads and cost (the percentage deltas are not reported),
+# MUEs and overheads in their schemas.py order.
+MESHMARK_VALUES = ["meshmark", *MUE_COLUMNS, *(c for c in OVERHEAD_COLUMNS if not c.endswith("_pct"))]
 
 
 class NoHistoryError(MeshmarkError):
