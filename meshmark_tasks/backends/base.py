@@ -41,6 +41,26 @@ class CellMeasurement:
     saturated: bool = False  # the generator reported it could not keep the requested rate
     failure: str | None = None
 
+    @classmethod
+    def failed(
+        cls,
+        cell: Cell,
+        reason: str,
+        *,
+        resources: ResourceUsage | None = None,
+        raw_path: str | None = None,
+        raw_format: str | None = None,
+    ) -> CellMeasurement:
+        """A load test that failed: no result, and `failure` says which cell and why."""
+        return cls(
+            cell=cell,
+            result=None,
+            resources=resources,
+            raw_path=raw_path,
+            raw_format=raw_format,
+            failure=f"cell {cell.cell_id}: {reason}",
+        )
+
     def to_json_dict(self) -> dict[str, Any]:
         """JSON-safe form, small enough for an Airflow XCom."""
         return {

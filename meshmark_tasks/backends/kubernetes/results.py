@@ -41,13 +41,8 @@ def measurement_from_xcom(
 
     tool = profile.load_generator.tool
     if xcom_value is None or xcom_value == "" or xcom_value == {}:
-        return CellMeasurement(
-            cell=cell,
-            result=None,
-            resources=resources,
-            raw_path=None,
-            raw_format=tool,
-            failure=f"cell {cell.cell_id}: the {tool} pod returned no result (empty XCom)",
+        return CellMeasurement.failed(
+            cell, f"the {tool} pod returned no result (empty XCom)", resources=resources, raw_format=tool
         )
     raw_path = write_raw(cell, xcom_value, Path(raw_dir))
     image = profile.load_generator.image or DEFAULT_IMAGES.get(tool, "")
@@ -61,13 +56,8 @@ def measurement_from_xcom(
             load_generator_version=image_version(image),
         )
     except ResultParseError as exc:
-        return CellMeasurement(
-            cell=cell,
-            result=None,
-            resources=resources,
-            raw_path=str(raw_path),
-            raw_format=tool,
-            failure=f"cell {cell.cell_id}: {exc}",
+        return CellMeasurement.failed(
+            cell, str(exc), resources=resources, raw_path=str(raw_path), raw_format=tool
         )
     # fortio, Nighthawk and k6 summaries carry no explicit "could not keep the rate" signal, so no
     # cell is marked saturated here: a shortfall beyond the profile's tolerance is then a bad

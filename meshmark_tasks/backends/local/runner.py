@@ -312,24 +312,13 @@ def run_cell(profile: Profile, cell: Cell, workdir: Path, out_dir: Path) -> Cell
     try:
         measurement = _measure(profile, mesh, cell, workdir, cell_dir, out_dir, details)
     except (_CellFailed, TopologyError) as exc:
-        measurement = _failed(cell, str(exc))
+        measurement = CellMeasurement.failed(cell, str(exc))
     except (OSError, MeshmarkError, ValueError) as exc:
         # ResultParseError (a MeshmarkError) and I/O trouble are failures of this test, not bad input.
-        measurement = _failed(cell, f"{type(exc).__name__}: {exc}")
+        measurement = CellMeasurement.failed(cell, f"{type(exc).__name__}: {exc}")
     _write_json(out_dir / f"{cell.cell_id}.measurement.json", measurement.to_json_dict())
     _write_json(out_dir / f"{cell.cell_id}.testbed.json", details)
     return measurement
-
-
-def _failed(cell: Cell, reason: str) -> CellMeasurement:
-    return CellMeasurement(
-        cell=cell,
-        result=None,
-        resources=None,
-        raw_path=None,
-        raw_format=None,
-        failure=f"cell {cell.cell_id}: {reason}",
-    )
 
 
 def _measure(
