@@ -8,6 +8,7 @@ shown literally and can never become markup.
 from __future__ import annotations
 
 import html
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pandas as pd
@@ -55,6 +56,35 @@ def _per_mesh_over_time(cells: pd.DataFrame, column: str, *, meshes_only: bool =
     )
 
 
+def _mesh_lines(
+    data: pd.DataFrame,
+    column: str,
+    colors: dict[str, str],
+    *,
+    hovertemplate: str,
+    run_ids_as_text: bool = False,
+    legend_per_mesh: bool = False,
+    showlegend: bool | None = None,
+) -> Iterator[go.Scatter]:
+    """One line per mesh of `column` against run date (`data` from _per_mesh_over_time).
+
+    `run_ids_as_text` gives each point its run id as text, for `%{text}` in the hovertemplate;
+    `legend_per_mesh` puts each mesh's lines in one legend group (for charts with several panels).
+    """
+    for mesh, rows in data.groupby("mesh", sort=True):
+        yield go.Scatter(
+            x=rows["run_date"].astype(str),
+            y=rows[column],
+            mode="lines+markers",
+            name=_text(mesh),
+            legendgroup=_text(mesh) if legend_per_mesh else None,
+            showlegend=showlegend,
+            line={"color": colors.get(str(mesh))},
+            text=[_text(r) for r in rows["run_id"]] if run_ids_as_text else None,
+            hovertemplate=hovertemplate,
+        )
+
+
 def _per_mesh_lines_over_time(
     history: History,
     column: str,
@@ -64,25 +94,13 @@ def _per_mesh_lines_over_time(
     meshes_only: bool = False,
     run_ids_as_text: bool = False,
 ) -> go.Figure:
-    """One line per mesh, in its colour: `column` averaged over load points, against run date.
-
-    `run_ids_as_text` gives each point its run id as text, for `%{text}` in the hovertemplate.
-    """
+    """One line per mesh, in its colour: `column` averaged over load points, against run date."""
     data = _per_mesh_over_time(history.cells, column, meshes_only=meshes_only)
-    colors = mesh_colors(history)
     fig = go.Figure()
-    for mesh, rows in data.groupby("mesh", sort=True):
-        fig.add_trace(
-            go.Scatter(
-                x=rows["run_date"].astype(str),
-                y=rows[column],
-                mode="lines+markers",
-                name=_text(mesh),
-                line={"color": colors.get(str(mesh))},
-                text=[_text(r) for r in rows["run_id"]] if run_ids_as_text else None,
-                hovertemplate=hovertemplate,
-            )
-        )
+    for trace in _mesh_lines(
+        data, column, mesh_colors(history), hovertemplate=hovertemplate, run_ids_as_text=run_ids_as_text
+    ):
+        fig.add_trace(trace)
     fig.update_layout(xaxis_title="run date", yaxis_title=yaxis_title)
     return fig
 
@@ -214,21 +232,15 @@ def overhead_over_time(history: History) -> Chart:
     colors = {m: _palette(i) for i, m in enumerate(meshes)}
     for panel, (column, _label) in enumerate(OVERHEAD_PANELS):
         data = _per_mesh_over_time(history.cells, column, meshes_only=True)
-        for mesh, rows in data.groupby("mesh", sort=True):
-            fig.add_trace(
-                go.Scatter(
-                    x=rows["run_date"].astype(str),
-                    y=rows[column],
-                    mode="lines+markers",
-                    name=_text(mesh),
-                    legendgroup=_text(mesh),
-                    showlegend=panel == 0,
-                    line={"color": colors.get(str(mesh))},
-                    hovertemplate="%{x}<br>%{y:.4g}<extra>%{fullData.name}</extra>",
-                ),
-                row=panel // 2 + 1,
-                col=panel % 2 + 1,
-            )
+        for trace in _mesh_lines(
+            data,
+            column,
+            colors,
+            hovertemplate="%{x}<br>%{y:.4g}<extra>%{fullData.name}</extra>",
+            legend_per_mesh=True,
+            showlegend=panel == 0,
+        ):
+            fig.add_trace(trace, row=panel // 2 + 1, col=panel % 2 + 1)
     return Chart(
         "chart-overhead",
         "Overhead against the baseline over time",
