@@ -226,10 +226,7 @@ def overhead_over_time(history: History) -> Chart:
     fig = make_subplots(
         rows=2, cols=2, subplot_titles=[label for _, label in OVERHEAD_PANELS], shared_xaxes=True
     )
-    meshes = sorted(
-        history.cells.loc[~history.cells["is_baseline"].fillna(False).astype(bool), "mesh"].unique()
-    )
-    colors = {m: _palette(i) for i, m in enumerate(meshes)}
+    colors = mesh_colors(history)  # the same colour per mesh as in every other chart
     for panel, (column, _label) in enumerate(OVERHEAD_PANELS):
         data = _per_mesh_over_time(history.cells, column, meshes_only=True)
         for trace in _mesh_lines(

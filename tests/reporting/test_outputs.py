@@ -171,3 +171,16 @@ def test_the_newest_runs_data_quality_is_stated(tmp_path: Path) -> None:
     assert "passed with quarantine; 4 of 6" in Path(result.markdown_path).read_text()
     recorded = json.loads(Path(result.json_path).read_text())["data_quality"]
     assert recorded == {k: v for k, v in summary.items() if k != "tables"}
+
+
+def test_a_mesh_has_one_colour_in_every_chart(regression_root: Path) -> None:
+    from meshmark_tasks.reporting.charts import all_charts
+    from meshmark_tasks.reporting.history import load_history
+
+    trace = re.compile(r'"line":\{"color":"([^"]+)"\},"mode":"lines\+markers","name":"([^"]+)"')
+    colours: dict[str, set[str]] = {}
+    for chart in all_charts(load_history(str(regression_root), days=30)):
+        for colour, mesh in trace.findall(chart.div):
+            colours.setdefault(mesh, set()).add(colour)
+    assert {"baseline", "sidecar", "sidecar-mtls"} <= set(colours)
+    assert all(len(c) == 1 for c in colours.values()), colours
