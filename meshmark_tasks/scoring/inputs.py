@@ -14,6 +14,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from meshmark_tasks.schemas import RESOURCE_COLUMNS
 from meshmark_tasks.scoring.errors import ScoringInputError
 from meshmark_tasks.scoring.numeric import FloatArray
 
@@ -42,16 +43,7 @@ REQUIRED_COLUMNS = REQUIRED_KEY_COLUMNS + REQUIRED_MEASUREMENT_COLUMNS
 
 # Resource metrics may be missing altogether (a backend without a metrics source); a missing column
 # is the same as a column of nulls: the compute and memory classes are then left out.
-RESOURCE_INPUTS = (
-    "cpu_cores_app",
-    "cpu_cores_dataplane",
-    "cpu_cores_controlplane",
-    "cpu_cores_assigned",
-    "mem_bytes_app",
-    "mem_bytes_dataplane",
-    "mem_bytes_controlplane",
-    "mem_bytes_assigned",
-)
+RESOURCE_INPUTS = tuple(RESOURCE_COLUMNS)
 # Carried to the output when present, null otherwise.
 OPTIONAL_CARRIED_COLUMNS = ("run_id", "run_date", "mesh_kind", "network_functions", "repetition")
 
