@@ -15,12 +15,15 @@ COPY --chown=airflow:0 pyproject.toml README.md /opt/meshmark/
 COPY --chown=airflow:0 meshmark_tasks /opt/meshmark/meshmark_tasks
 RUN pip install --no-cache-dir --no-deps /opt/meshmark
 
-# Profiles and DAGs are baked in; docker-compose.yml mounts ./dags over the DAG folder for development.
+# Profiles, expectation suites and DAGs are baked in; docker-compose.yml mounts ./dags over the DAG
+# folder for development.
 COPY --chown=airflow:0 profiles /opt/meshmark/profiles
+COPY --chown=airflow:0 expectations /opt/meshmark/expectations
 COPY --chown=airflow:0 dags /opt/airflow/dags
 
-# An installed package cannot find the checkout's profiles/ and var/data: say where they are.
+# An installed package cannot find the checkout's profiles/, expectations/ and var/data: say where.
 ENV MESHMARK_PROFILES_DIR=/opt/meshmark/profiles \
+    MESHMARK_EXPECTATIONS_DIR=/opt/meshmark/expectations \
     MESHMARK_STORAGE_ROOT=/opt/airflow/meshmark-data
 
 USER airflow

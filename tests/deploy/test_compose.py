@@ -232,6 +232,8 @@ def test_dockerfile_installs_the_lock_then_the_package() -> None:
     assert lock_install < package_install, "pinned dependencies must be installed before the package"
     env = " ".join(args for instruction, args in steps if instruction == "ENV")
     assert "MESHMARK_PROFILES_DIR=" in env and "MESHMARK_STORAGE_ROOT=" in env
+    assert "MESHMARK_EXPECTATIONS_DIR=/opt/meshmark/expectations" in env
+    assert any(c.startswith("--chown=airflow:0 expectations ") for c in copies)
     assert steps[-1] == ("USER", "airflow"), "the image must not end as root"
-    for source in ("requirements.lock", "meshmark_tasks", "profiles", "dags"):
+    for source in ("requirements.lock", "meshmark_tasks", "profiles", "expectations", "dags"):
         assert (REPO / source).exists(), f"the Dockerfile copies {source}, which is missing"
