@@ -161,16 +161,17 @@ def finalize_run(
     rows, quarantined = [], []
     for output in cell_outputs:
         measurement = CellMeasurement.from_json_dict(output["measurement"])
+        raw_path = output.get("raw_path")
         if measurement.failure or measurement.result is None:
-            quarantined.append(failed_test_row(measurement, raw_path=output.get("raw_path")))
+            quarantined.append(failed_test_row(measurement, raw_path=raw_path))
         else:
-            rows.append(
-                results_row(profile, measurement, backend=plan["backend"], raw_path=output.get("raw_path"))
-            )
+            rows.append(results_row(profile, measurement, backend=plan["backend"], raw_path=raw_path))
+    # Failed tests are already quarantined (stage "run"); validation must not report them missing.
     failed_ids = {q["cell_id"] for q in quarantined}
     planned = [c["cell_id"] for c in plan["cells"] if c["cell_id"] not in failed_ids]
-    results = pd.DataFrame(rows)
-    outcome = validate_results(results, planned_cell_ids=planned, qps_tolerance=profile.qps_tolerance)
+    outcome = validate_results(
+        pd.DataFrame(rows), planned_cell_ids=planned, qps_tolerance=profile.qps_tolerance
+    )
     quarantine = pd.concat([pd.DataFrame(quarantined), outcome.quarantine], ignore_index=True)
 
     scored = score_cells(outcome.good, weights=profile.weights, prices=profile.prices)
@@ -182,9 +183,12 @@ def finalize_run(
         "quarantine": store.write_run("quarantine", quarantine, run_id=run_id, run_date=run_date),
     }
     data_docs = _publish_data_docs(store, run_id, outcome, build_data_docs)
-    status = outcome.status if not quarantined or outcome.status == "failed" else "passed_with_quarantine"
     if len(outcome.good) == 0:
         status = "failed"
+    elif len(quarantine):
+        status = "passed_with_quarantine"
+    else:
+        status = "passed"
     all_meshes = {c["mesh"] for c in plan["cells"]}
     scored_meshes = set(outcome.good["mesh"]) if len(outcome.good) else set()
     summary = {

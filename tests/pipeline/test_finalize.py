@@ -111,3 +111,22 @@ def test_a_run_with_nothing_usable_fails_after_recording_why(
     assert store.read("quarantine").num_rows == 3
     assert store.read("results").num_rows == 0
     assert store.read_run_summary(RUN)["data_quality"] == "failed"
+
+
+def test_a_clean_run_passes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    plan = _plan(tmp_path, monkeypatch)
+    baseline, sidecar, mtls = plan["cells"]
+    outputs = [
+        _measurement(baseline, p50=1.0, dataplane=0.0),
+        _measurement(sidecar, p50=1.6, dataplane=0.3),
+        _measurement(mtls, p50=1.9, dataplane=0.4),
+    ]
+    summary = finalize_run(plan, outputs, run_id=RUN, run_date=DAY)
+    assert (summary["data_quality"], summary["cells_scored"], summary["cells_quarantined"]) == (
+        "passed",
+        3,
+        0,
+    )
+    assert summary["meshes_fully_quarantined"] == []
+    assert list(summary["meshmark_by_mesh"]) == ["baseline", "sidecar", "sidecar-mtls"]
+    assert summary["meshmark_by_mesh"]["baseline"] > summary["meshmark_by_mesh"]["sidecar-mtls"]
