@@ -21,8 +21,12 @@ $(VENV)/.synced: requirements.lock pyproject.toml | $(UV)
 
 setup: $(VENV)/.synced
 
+# requirements.lock: everything (runtime + dev tools) for .venv and CI. requirements-runtime.lock: only
+# what the package needs at run time, for the image (Dockerfile); constrained by requirements.lock so
+# the image pins exactly the versions CI tested.
 lock: $(UV)
 	$(UV) pip compile pyproject.toml --extra dev --python-version 3.11 -o requirements.lock
+	$(UV) pip compile pyproject.toml --python-version 3.11 -c requirements.lock -o requirements-runtime.lock
 
 lint: setup
 	$(BIN)/ruff check meshmark_tasks dags tests benchmarks
