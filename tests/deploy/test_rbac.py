@@ -26,11 +26,20 @@ CLUSTER_PROFILE = REPO / "profiles" / "cluster-istio-linkerd.yaml"
 KUBERNETES_VERSION = "1.33.0"
 SERVICE_ACCOUNT = ("airflow", "meshmark-airflow")
 
-# What the KubernetesPodOperator does with the load-generator pod in its namespace.
+# What the KubernetesPodOperator (apache-airflow-providers-cncf-kubernetes 10.25) does with the
+# load-generator pod in its namespace, read from the provider's source:
 POD_NEEDS = [("", "pods", verb) for verb in ("create", "get", "list", "watch", "patch", "delete")] + [
+    # operators/pod.py: read_namespaced_pod_log (streamed into the task log).
     ("", "pods/log", "get"),
+    # operators/pod.py: connect_get_namespaced_pod_exec for the XCom sidecar's result. The exec is a
+    # websocket upgrade: API servers authorize it as "get" before Kubernetes 1.31 (the
+    # AuthorizePodWebsocketUpgradeCreatePermission gate) and as "create" from then on.
+    ("", "pods/exec", "get"),
     ("", "pods/exec", "create"),
+    # utils/pod_manager.py read_pod_events: list_namespaced_event; hooks/kubernetes.py
+    # watch_pod_events: a watch on list_namespaced_event (the deferrable path).
     ("", "events", "list"),
+    ("", "events", "watch"),
 ]
 
 
