@@ -22,6 +22,7 @@ from meshmark_tasks.profile import load_profile
 
 REPO = Path(__file__).resolve().parents[2]
 RBAC = REPO / "deploy" / "kubernetes" / "rbac.yaml"
+COMPOSE_TOKEN = REPO / "deploy" / "kubernetes" / "compose-token.yaml"
 CLUSTER_PROFILE = REPO / "profiles" / "cluster-istio-linkerd.yaml"
 KUBERNETES_VERSION = "1.33.0"
 SERVICE_ACCOUNT = ("airflow", "meshmark-airflow")
@@ -201,3 +202,17 @@ def test_evaluator_sees_cluster_role_bindings() -> None:
     assert not allowed(docs, Request("list", "", "pods", "anywhere"))
     docs[1]["subjects"][0]["namespace"] = "other"
     assert not allowed(docs, Request("get", "", "pods", "anywhere", "p"))
+
+
+def test_the_compose_token_is_a_long_lived_token_of_the_service_account(rbac: list[dict[str, Any]]) -> None:
+    """Docker Compose runs outside the cluster: its kubeconfig needs a token that does not expire."""
+    docs = [d for d in yaml.safe_load_all(COMPOSE_TOKEN.read_text()) if d]
+    assert len(docs) == 1
+    secret = docs[0]
+    kubernetes_validate.validate(secret, KUBERNETES_VERSION, strict=True)
+    assert secret["kind"] == "Secret" and secret["type"] == "kubernetes.io/service-account-token"
+    namespace, name = SERVICE_ACCOUNT
+    assert secret["metadata"]["namespace"] == namespace
+    assert secret["metadata"]["annotations"]["kubernetes.io/service-account.name"] == name
+    assert any(d["kind"] == "ServiceAccount" and d["metadata"]["name"] == name for d in rbac)
+    assert "data" not in secret and "stringData" not in secret, "the token controller fills the token in"
