@@ -29,8 +29,8 @@ lock: $(UV)
 	$(UV) pip compile pyproject.toml --python-version 3.11 -c requirements.lock -o requirements-runtime.lock
 
 lint: setup
-	$(BIN)/ruff check meshmark_tasks dags tests benchmarks
-	$(BIN)/ruff format --check meshmark_tasks dags tests benchmarks
+	$(BIN)/ruff check meshmark_tasks dags tests benchmarks deploy/image
+	$(BIN)/ruff format --check meshmark_tasks dags tests benchmarks deploy/image
 
 typecheck: setup
 	$(BIN)/mypy
