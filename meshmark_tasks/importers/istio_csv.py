@@ -22,6 +22,7 @@ start-time order. Latencies µs → ms; the `avg` proxy columns summed are the d
 cores, MiB → bytes), mixer/discovery columns the control plane; min/max columns are read but
 not used. The CSV has no request count: requests_total is ActualQPS × ActualDuration (both
 already rounded by fortio.py, so an estimate) and errors_total comes from errorPercent, else null.
+A line with no request or with every request failed is quarantined (stage "run").
 
 Any unknown column, malformed label or value is an ImportParseError naming the line and column.
 """
@@ -31,6 +32,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -40,7 +42,13 @@ from typing import Any, NoReturn
 
 from meshmark_tasks.importers._cells import mesh_slug, repetitions
 from meshmark_tasks.importers._io import decode_text, parse_timestamp
-from meshmark_tasks.importers.model import ImportedRun, ImportParseError, RawOutput, results_row
+from meshmark_tasks.importers.model import (
+    ImportedRun,
+    ImportParseError,
+    RawOutput,
+    quarantine_row,
+    results_row,
+)
 from meshmark_tasks.matrix import cell_id_for
 
 BACKEND = "import:istio-csv"
@@ -143,8 +151,9 @@ def parse_istio_csv(
         for _, _, r in parsed
     ]
     rows: list[dict[str, Any]] = []
+    quarantine: list[dict[str, Any]] = []
     raw: dict[str, RawOutput] = {}
-    for (_, fields, values), rep in zip(parsed, repetitions(keys), strict=True):
+    for (line, fields, values), rep in zip(parsed, repetitions(keys), strict=True):
         cell = cell_id_for(
             values["mesh"],
             values["requested_qps"],
@@ -153,27 +162,35 @@ def parse_istio_csv(
             values["protocol"],
             rep,
         )
-        rows.append(
-            results_row(
-                {
-                    **values,
-                    "backend": BACKEND,
-                    "cell_id": cell,
-                    "repetition": rep,
-                    "slo_p99_ms": slo_p99_ms,
-                    "error_budget": error_budget,
-                }
-            )
+        row = results_row(
+            {
+                **values,
+                "backend": BACKEND,
+                "cell_id": cell,
+                "repetition": rep,
+                "slo_p99_ms": slo_p99_ms,
+                "error_budget": error_budget,
+            }
         )
         raw[cell] = RawOutput(_csv_line(header) + _csv_line(fields), "csv")
+        failure = _failed_test(row, line)
+        if failure is None:
+            rows.append(row)
+        else:
+            row_json = json.dumps(row, sort_keys=True, default=str)
+            quarantine.append(
+                quarantine_row(
+                    cell_id=cell, mesh=row["mesh"], stage="run", reasons=[failure], row_json=row_json
+                )
+            )
     return ImportedRun(
         run_id=run_id or f"istio-csv-{hashlib.sha256(data).hexdigest()[:16]}",
-        run_date=min(row["start_time"] for row in rows).date(),
+        run_date=min(values["start_time"] for _, _, values in parsed).date(),
         profile=None,
         backend=BACKEND,
         source=source,
         results=rows,
-        quarantine=[],
+        quarantine=quarantine,
         raw=raw,
     )
 
@@ -323,6 +340,14 @@ def _label(text: str, run_type: str, fail: Callable[[str, str], NoReturn]) -> _L
     is_baseline = mode in BASELINE_MODES
     kind = "baseline" if is_baseline else ("linkerd" if "linkerd" in config else "istio")
     return _Label(protocol, qps, int(match["conns"]), int(match["size"]), mesh, is_baseline, kind)
+
+
+def _failed_test(row: dict[str, Any], line: int) -> str | None:
+    if row["requests_total"] == 0:
+        return f"line {line}: no request was made (ActualQPS × ActualDuration is 0)"
+    if row["errors_total"] is not None and row["errors_total"] >= row["requests_total"]:
+        return f"line {line}: all requests failed (errorPercent 100)"
+    return None
 
 
 def _csv_line(fields: list[str]) -> bytes:

@@ -222,7 +222,7 @@ def _entries(value: Any, field: str, fields: Fields) -> list[_Entry]:
     out = []
     for path, entry in items:
         doc = fields.obj(entry, path)
-        generator = doc.get("load-generator", "fortio")
+        generator = doc.get("load-generator") or "fortio"
         generator = fields.string(generator, path_of(path, "load-generator")).strip().lower() or "fortio"
         out.append(_Entry(path, doc, generator))
     return out

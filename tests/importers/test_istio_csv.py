@@ -120,3 +120,27 @@ def test_default_csv_argument_slip_is_accepted() -> None:
     )
     (row,) = parse_istio_csv(data, source="v.csv").results
     assert row["cpu_cores_dataplane"] == 0.35
+
+
+def test_lines_without_requests_or_with_all_failed_are_quarantined() -> None:
+    data = _csv(
+        "2026-11-20T10:00:00Z,10,ab12cd34_qps_100_c_4_512_x_both,4,100,100,200,300,100",
+        "2026-11-20T10:01:00Z,10,ab12cd34_qps_100_c_4_512_x_baseline,4,0,100,200,300,-",
+        "2026-11-20T10:02:00Z,10,ab12cd34_qps_100_c_4_512_x_serveronly,4,100,100,200,300,0",
+        header=HEADER + ",errorPercent",
+    )
+    run = parse_istio_csv(data, source="v.csv")
+    assert [r["mesh"] for r in run.results] == ["x_serveronly"]
+    assert [(q["cell_id"], q["stage"], q["reasons"]) for q in run.quarantine] == [
+        ("x_both-q100-c4-b512-http-r0", "run", ["line 2: all requests failed (errorPercent 100)"]),
+        (
+            "x_baseline-q100-c4-b512-http-r0",
+            "run",
+            ["line 3: no request was made (ActualQPS × ActualDuration is 0)"],
+        ),
+    ]
+    assert set(run.raw) == {
+        "x_both-q100-c4-b512-http-r0",
+        "x_baseline-q100-c4-b512-http-r0",
+        "x_serveronly-q100-c4-b512-http-r0",
+    }
