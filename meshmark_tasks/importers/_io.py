@@ -18,6 +18,8 @@ from typing import Any, NoReturn
 
 import yaml
 
+# The adapters' name for a JSON value's type, so both layers word type errors alike.
+from meshmark_tasks.adapters._common import _json_type as json_type
 from meshmark_tasks.importers.model import ImportParseError
 
 # Magic numbers of files people hand over by mistake, to say what they are instead of "not UTF-8".
@@ -131,22 +133,6 @@ def load_yaml(text: str, source: str) -> Any:
 
 
 # -- typed access to a parsed document, every failure naming the field's path ---------------------
-
-
-def json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float | Decimal):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return type(value).__name__
 
 
 def path_of(where: str, key: str | int) -> str:
