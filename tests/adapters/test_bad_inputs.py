@@ -228,7 +228,7 @@ CASES: list[tuple[str, str, bytes, str]] = [
         "wrk2-missing-distribution",
         "wrk2",
         wrk2("Latency Distribution (HdrHistogram - Recorded Latency)", "Percentiles"),
-        "no 'Latency Distribution (HdrHistogram - Recorded Latency)' section",
+        "no 'Latency Distribution' section (was wrk/wrk2 run with --latency?)",
     ),
     (
         "wrk2-missing-requests-per-sec",
