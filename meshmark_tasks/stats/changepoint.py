@@ -55,7 +55,7 @@ import ruptures as rpt
 from scipy import stats
 
 from meshmark_tasks.stats.errors import StatsInputError
-from meshmark_tasks.stats.nights import Nights, frame_nights
+from meshmark_tasks.stats.nights import Nights, frame_nights, series_nights
 from meshmark_tasks.stats.pooling import NO_PRIOR, VariancePrior, estimate_prior
 from meshmark_tasks.stats.values import FloatArray, Scale, check_level, check_scale
 
@@ -72,7 +72,7 @@ class ChangePointConfig:
     min_change: float = 0.0  # linear scale only: smallest |absolute change| reported
     min_history: int = 5  # nights before the newest needed for any test
     min_segment: int = 2  # nights on each side of a past change point (the newest may stand alone)
-    candidate_penalty: float = 1.0  # ruptures penalty, in units of night variance × ln(nights)
+    candidate_penalty: float = 3.0  # ruptures penalty, in units of night variance × ln(nights)
     scale: Scale = "log"
     level: float = 0.95  # confidence level of the magnitude's interval
     pool: bool = True  # detect_many/detect_frame: borrow night variance across the series (pooling.py)
@@ -316,6 +316,27 @@ def detect_nights(
         own_df=fit.own_df,
         prior_df=prior.df,
     )
+
+
+# -- public entry points ---------------------------------------------------------------------------------
+
+
+def detect_change_points(
+    values: Any, nights: Any, config: ChangePointConfig | None = None, prior: VariancePrior = NO_PRIOR
+) -> SeriesDetection:
+    """Change points of one series.
+
+    `values`: per-repetition measurements (NaN = missing, excluded and counted); `nights`: one key
+    per value saying which night (run) it belongs to, orderable (run sequence number, date, …). For
+    a series with one value per night, pass `range(len(values))` or the run keys. `prior`: night
+    variance borrowed from other series (`pooling.estimate_prior`); `detect_frame` does this itself.
+    Raises StatsInputError on ±inf, a missing night key, or a value ≤ 0 on the log scale.
+    """
+    config = config or ChangePointConfig()
+    table = series_nights(values, nights, config.scale)
+    if table.size == 0:
+        raise StatsInputError(f"values: no values to analyse ({table.n_missing} missing)")
+    return detect_nights(table, config, prior)
 
 
 def detect_many(tables: Sequence[Nights], config: ChangePointConfig | None = None) -> list[SeriesDetection]:

@@ -24,9 +24,7 @@ def test_interval_is_scipys_quantile_test_interval(n: int) -> None:
     assert ours.note is None
 
 
-@pytest.mark.parametrize(
-    ("n", "achieved"), [(2, 0.5), (3, 0.75), (4, 0.875), (5, 0.9375), (6, 0.96875)]
-)
+@pytest.mark.parametrize(("n", "achieved"), [(2, 0.5), (3, 0.75), (4, 0.875), (5, 0.9375), (6, 0.96875)])
 def test_small_n_states_the_level_it_achieves(n: int, achieved: float) -> None:
     summary = median_ci(np.arange(1.0, n + 1))
     assert summary.lower == 1.0 and summary.upper == float(n)  # [min, max]: the widest it can be
