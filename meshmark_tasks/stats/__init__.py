@@ -67,7 +67,22 @@ _HOMES = {
     "median_ci_frame": "meshmark_tasks.stats.median",
 }
 
-__all__ = sorted(_HOMES)
+__all__ = [
+    "ChangePoint",
+    "ChangePointConfig",
+    "Comparison",
+    "FrameDetection",
+    "MedianCI",
+    "SeriesDetection",
+    "StatsInputError",
+    "detect_change_points",
+    "detect_frame",
+    "detect_many",
+    "median_ci",
+    "median_ci_frame",
+    "paired_comparison",
+    "two_sample_comparison",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -134,13 +134,13 @@ def test_missing_values_are_excluded_and_counted_bad_values_raise() -> None:
     values[4] = None  # type: ignore[call-overload]
     detection = detect_change_points(values, nights)
     assert (detection.n_missing, detection.n_values) == (2, 68)
-    with pytest.raises(StatsInputError, match="infinite value.*position 5"):
+    with pytest.raises(StatsInputError, match=r"infinite value.*position 5"):
         detect_change_points([*values[:5], math.inf, *values[6:]], nights)
-    with pytest.raises(StatsInputError, match="<= 0 .*scale='linear'"):
+    with pytest.raises(StatsInputError, match=r"<= 0 .*scale='linear'"):
         detect_change_points([0.0, *values[1:]], nights)
     with pytest.raises(StatsInputError, match="night key is missing"):
         detect_change_points(values, [None, *nights[1:]])
-    with pytest.raises(StatsInputError, match="68 values but 3 night keys|70 values but 3 night keys"):
+    with pytest.raises(StatsInputError, match="70 values but 3 night keys"):
         detect_change_points(values, [1, 2, 3])
     with pytest.raises(StatsInputError, match="no values to analyse"):
         detect_change_points([math.nan, math.nan], [1, 2])

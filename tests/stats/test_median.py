@@ -103,7 +103,7 @@ def test_frame_rejects_infinity_and_missing_columns() -> None:
     frame = pd.DataFrame({"cell": ["a", "a"], "p99": [1.0, math.inf]})
     with pytest.raises(StatsInputError, match="p99: 1 infinite"):
         median_ci_frame(frame, ["cell"], "p99")
-    with pytest.raises(StatsInputError, match="missing column.*p50"):
+    with pytest.raises(StatsInputError, match=r"missing column.*p50"):
         median_ci_frame(frame, ["cell"], "p50")
 
 
