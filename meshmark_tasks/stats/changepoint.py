@@ -76,6 +76,7 @@ class ChangePointConfig:
     scale: Scale = "log"
     level: float = 0.95  # confidence level of the magnitude's interval
     pool: bool = True  # detect_many/detect_frame: borrow night variance across the series (pooling.py)
+    pool_below_df: int = 20  # … only for series with fewer own degrees of freedom (short histories)
     max_prior_df: float = 30.0  # at most this many degrees of freedom borrowed
 
     def __post_init__(self) -> None:
@@ -341,7 +342,8 @@ def detect_change_points(
 
 def detect_many(tables: Sequence[Nights], config: ChangePointConfig | None = None) -> list[SeriesDetection]:
     """The detector on several series of one metric, borrowing night variance across them when
-    `config.pool` (two passes: own estimates, then each series moderated towards the common one)."""
+    `config.pool` (two passes: own estimates, then the series with fewer than `pool_below_df` own
+    degrees of freedom are moderated towards the common estimate, see pooling.py)."""
     config = config or ChangePointConfig()
     first = [detect_nights(t, config) for t in tables]
     if not config.pool:
@@ -354,9 +356,14 @@ def detect_many(tables: Sequence[Nights], config: ChangePointConfig | None = Non
     )
     if prior.df <= 0:
         return first
-    return [
-        detect_nights(t, config, prior) if d.status == "ok" else d for t, d in zip(tables, first, strict=True)
-    ]
+    pairs = zip(tables, first, strict=True)
+    return [detect_nights(t, config, prior) if _borrows(d, config) else d for t, d in pairs]
+
+
+def _borrows(detection: SeriesDetection, config: ChangePointConfig) -> bool:
+    """Pool only where degrees of freedom are scarce: the shrinkage also pulls a quiet series'
+    variance up towards its noisier neighbours, which costs power once its own estimate is good."""
+    return detection.status == "ok" and (detection.own_df or 0) < config.pool_below_df
 
 
 SERIES_RESULT_COLUMNS = [

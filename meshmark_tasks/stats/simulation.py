@@ -19,7 +19,7 @@ import math
 import sys
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -38,6 +38,16 @@ class NoiseModel:
     repetitions: int = 7  # per night (1 = one value per night)
     nights: int = 30  # history length, newest included
     heavy_tails: bool = False  # t(3) noise instead of normal, same sd
+
+    @classmethod
+    def with_night_noise(
+        cls, noise: float, within_cv: float = 0.03, repetitions: int = 10, nights: int = 30
+    ) -> NoiseModel:
+        """The model whose night median has sd `noise`, its between-night part filling the rest."""
+        within_part = (math.pi / 2 if repetitions >= 3 else 1.0) * within_cv**2 / repetitions
+        if noise**2 < within_part:
+            raise ValueError(f"noise {noise} is below the within-night part {math.sqrt(within_part):.4f}")
+        return cls(within_cv, math.sqrt(noise**2 - within_part), repetitions, nights)
 
     @property
     def night_noise(self) -> float:
@@ -350,6 +360,7 @@ FA_GRID = [
     for reps in (5, 10)
     for nights in (10, 30)
 ]
+NIGHT_NOISE = (0.015, 0.02, 0.025, 0.03)
 
 
 def _rows(objects: Iterable[Any]) -> list[dict[str, Any]]:
@@ -363,49 +374,71 @@ def _rows(objects: Iterable[Any]) -> list[dict[str, Any]]:
 
 
 def report(series: int = 2000, seed: int = 1) -> dict[str, Any]:
+    """Every table of docs/meshmark.md; `series` per cell of the single-series tables (reports of
+    15 series: series // 4 of them per cell)."""
     started = time.perf_counter()
     config = ChangePointConfig()
-    false_alarms = [detector_rates(m, 0.0, series, seed + i, config) for i, m in enumerate(FA_GRID)]
-    single_value = [
-        detector_rates(NoiseModel(0.0, noise, 1, nights), 0.0, series, seed + 100 + i, config)
-        for i, (noise, nights) in enumerate(itertools.product((0.02, 0.05), (10, 30)))
-    ]
-    heavy = [detector_rates(NoiseModel(0.05, 0.02, 7, 30, heavy_tails=True), 0.0, series, seed + 200, config)]
-    power_models = [NoiseModel(0.05, b, 7, nights) for b in (0.01, 0.015, 0.02, 0.025) for nights in (10, 30)]
-    power = [
-        detector_rates(m, step, series // 2, seed + 300 + i, config)
-        for i, (m, step) in enumerate(itertools.product(power_models, (0.05, 0.10, 0.20)))
-    ]
-    delayed = {
-        f"noise={m.night_noise:.3f},nights={m.nights},delay={d}": delayed_power(
-            m, 0.10, d, series // 4, seed + 400, config
+    alone = replace(config, pool=False)
+    reports = max(series // 4, 10)
+    out: dict[str, Any] = {"config": config.as_dict(), "series_per_cell": series}
+    out["false_alarms_single_series"] = _rows(
+        detector_rates(m, 0.0, series, seed + i, alone) for i, m in enumerate(FA_GRID)
+    )
+    out["false_alarms_reports"] = _rows(
+        report_rates(nights, reports, 15, 0.0, shared, seed + 50 + nights, config)
+        for nights in (10, 20, 30)
+        for shared in (0.0, 0.5)
+    )
+    out["false_alarms_one_value_per_night"] = _rows(
+        detector_rates(NoiseModel(0.0, noise, 1, nights), 0.0, series, seed + 100 + nights, alone)
+        for noise in (0.02, 0.05)
+        for nights in (10, 30)
+    )
+    out["false_alarms_heavy_tails"] = _rows(
+        [detector_rates(NoiseModel(0.05, 0.02, 7, 30, heavy_tails=True), 0.0, series, seed + 200, alone)]
+    )
+    out["power_first_night_single_series"] = _rows(
+        detector_rates(
+            NoiseModel.with_night_noise(noise, nights=nights), step, series // 2, seed + 300, alone
         )
-        for m in (NoiseModel(0.05, 0.02, 7, 30), NoiseModel(0.05, 0.025, 7, 30))
-        for d in (0, 1, 2, 4)
+        for noise in NIGHT_NOISE
+        for nights in (10, 30)
+        for step in (0.05, 0.10, 0.20)
+    )
+    out["power_first_night_reports"] = _rows(
+        report_rates(
+            nights,
+            reports,
+            15,
+            0.10,
+            0.0,
+            seed + 350 + nights,
+            config,
+            between=(0.005, 0.03),
+            within=(0.03, 0.08),
+        )
+        for nights in (10, 20, 30)
+    )
+    out["power_10pct_exact_night_by_delay"] = {
+        f"noise={noise},nights=30,delay={delay}": delayed_power(
+            NoiseModel.with_night_noise(noise), 0.10, delay, series // 4, seed + 400, alone
+        )
+        for noise in NIGHT_NOISE
+        for delay in (0, 1, 2, 4)
     }
-    coverage = {
+    out["median_ci_coverage"] = {
         f"{dist},n={n}": median_ci_coverage(n, 4000, seed, distribution=dist)
         for dist in ("lognormal", "exponential")
         for n in (3, 5, 6, 7, 10, 20)
     }
-    paired = [
-        paired_rates(n, eff, 2000, seed + 500, heavy_tails=heavy)
+    out["paired_tests"] = _rows(
+        paired_rates(n, effect, 2000, seed + 500, heavy_tails=heavy)
         for n in (3, 5, 8)
-        for eff in (0.0, 0.10)
+        for effect in (0.0, 0.10)
         for heavy in (False, True)
-    ]
-    return {
-        "config": config.as_dict(),
-        "series_per_cell": series,
-        "false_alarms": _rows(false_alarms),
-        "false_alarms_one_value_per_night": _rows(single_value),
-        "false_alarms_heavy_tails": _rows(heavy),
-        "power_first_night": _rows(power),
-        "power_by_delay_10pct": delayed,
-        "median_ci_coverage": coverage,
-        "paired_tests": _rows(paired),
-        "seconds": time.perf_counter() - started,
-    }
+    )
+    out["seconds"] = time.perf_counter() - started
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
