@@ -14,6 +14,8 @@ Comparisons (`compare.py`):
 
     paired_comparison(treatment, baseline, scale="log", level=0.95) -> Comparison
         rounds measured back to back; t-test on log ratios; estimate = relative change
+    paired_frame(frame, by, round_column, config_column, baseline, value) -> DataFrame
+        every configuration against the baseline of the same group and round (results-table shape)
     two_sample_comparison(a, b, scale="log", level=0.95, between_sd=None) -> Comparison
         run A vs run B; Welch on logs; "not enough repetitions" below 2 per side
     Comparison: estimate, lower, upper, p_value, significant(alpha), per_round, note
@@ -46,7 +48,12 @@ if TYPE_CHECKING:
         detect_frame,
         detect_many,
     )
-    from meshmark_tasks.stats.compare import Comparison, paired_comparison, two_sample_comparison
+    from meshmark_tasks.stats.compare import (
+        Comparison,
+        paired_comparison,
+        paired_frame,
+        two_sample_comparison,
+    )
     from meshmark_tasks.stats.errors import StatsInputError
     from meshmark_tasks.stats.median import MedianCI, median_ci, median_ci_frame
 
@@ -60,6 +67,7 @@ _HOMES = {
     "detect_many": "meshmark_tasks.stats.changepoint",
     "Comparison": "meshmark_tasks.stats.compare",
     "paired_comparison": "meshmark_tasks.stats.compare",
+    "paired_frame": "meshmark_tasks.stats.compare",
     "two_sample_comparison": "meshmark_tasks.stats.compare",
     "StatsInputError": "meshmark_tasks.stats.errors",
     "MedianCI": "meshmark_tasks.stats.median",
@@ -81,6 +89,7 @@ __all__ = [
     "median_ci",
     "median_ci_frame",
     "paired_comparison",
+    "paired_frame",
     "two_sample_comparison",
 ]
 

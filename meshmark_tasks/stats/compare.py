@@ -36,9 +36,12 @@ side) gives the point estimate with `p_value`, `lower` and `upper` None and `not
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+import pandas as pd
 from scipy import stats
 
 from meshmark_tasks.stats.errors import StatsInputError
@@ -232,3 +235,63 @@ def _welch_with_between(
     margin = float(t.ppf(0.5 + level / 2.0)) * se
     p = float(2.0 * t.sf(abs(diff) / se))
     return diff - margin, diff + margin, p
+
+
+PAIRED_COLUMNS = ["n_pairs", "n_missing", "estimate", "lower", "upper", "p_value", "method", "note"]
+
+
+def paired_frame(
+    frame: pd.DataFrame,
+    by: Sequence[str],
+    round_column: str,
+    config_column: str,
+    baseline: str,
+    value: str,
+    *,
+    scale: Scale = "log",
+    level: float = DEFAULT_LEVEL,
+) -> pd.DataFrame:
+    """`paired_comparison` of every configuration against `baseline`, per group `by`.
+
+    `frame` has one row per repetition (the `results` table shape): `by` names the group (e.g.
+    run_id and the load point columns; a null key is a key of its own), `round_column` the round a
+    repetition ran in, `config_column` the mesh configuration. Each non-baseline row is paired with
+    the baseline row of the same group and round. One row per (group, configuration): the `by`
+    columns, the configuration, then PAIRED_COLUMNS. A configuration without any baseline round
+    gets n_pairs 0 and a note. Two rows for one (group, round, configuration) raise
+    StatsInputError naming them: a pair must be unambiguous.
+    """
+    keys = [*by, round_column]
+    absent = [c for c in [*keys, config_column, value] if c not in frame.columns]
+    if absent:
+        raise StatsInputError(f"paired_frame: missing column(s) {', '.join(absent)}")
+    rows = frame[[*keys, config_column, value]]
+    duplicated = rows.duplicated([*keys, config_column], keep=False)
+    if duplicated.any():
+        first = rows[duplicated].iloc[0]
+        where = ", ".join(f"{c}={first[c]!r}" for c in [*keys, config_column])
+        raise StatsInputError(f"paired_frame: more than one row for {where}")
+    base = rows[rows[config_column] == baseline].drop(columns=config_column)
+    others = rows[rows[config_column] != baseline]
+    paired = others.merge(base, on=keys, how="left", suffixes=("", "_baseline"))
+    out: list[dict[str, Any]] = []
+    for group, part in paired.groupby([*by, config_column], sort=True, dropna=False):
+        record = dict(zip([*by, config_column], group, strict=True))
+        try:
+            result = paired_comparison(part[value], part[f"{value}_baseline"], scale=scale, level=level)
+        except StatsInputError as exc:
+            record.update(dict.fromkeys(PAIRED_COLUMNS), n_pairs=0, n_missing=len(part), note=str(exc))
+            out.append(record)
+            continue
+        record.update(
+            n_pairs=result.n_a,
+            n_missing=result.n_missing,
+            estimate=result.estimate,
+            lower=result.lower,
+            upper=result.upper,
+            p_value=result.p_value,
+            method=result.method,
+            note=result.note,
+        )
+        out.append(record)
+    return pd.DataFrame(out, columns=[*by, config_column, *PAIRED_COLUMNS])

@@ -5,10 +5,11 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import stats
 
-from meshmark_tasks.stats import StatsInputError, paired_comparison, two_sample_comparison
+from meshmark_tasks.stats import StatsInputError, paired_comparison, paired_frame, two_sample_comparison
 from meshmark_tasks.stats.simulation import paired_rates
 
 BASELINE = [1.00, 1.10, 0.95, 1.05, 1.02]
@@ -124,3 +125,37 @@ def test_paired_t_test_calibration_and_why_not_wilcoxon() -> None:
     effect = paired_rates(5, 0.10, trials=2000, seed=5)
     assert effect.t_test > 0.25 and effect.wilcoxon == 0.0  # 8 % noise per measurement, 5 pairs
     assert effect.ci_coverage is not None and abs(effect.ci_coverage - 0.95) < 0.02
+
+
+def test_paired_frame_pairs_each_configuration_with_the_baseline_of_its_round() -> None:
+    rows = []
+    rng = np.random.default_rng(9)
+    for qps in (100.0, None):
+        for round_ in range(5):
+            drift = rng.normal(0.0, 0.1)
+            for mesh, overhead in (("baseline", 1.0), ("sidecar", 1.2), ("sidecar-mtls", 1.3)):
+                value = 2.0 * overhead * math.exp(drift + rng.normal(0.0, 0.01))
+                rows.append({"run_id": "r1", "qps": qps, "repetition": round_, "mesh": mesh, "p50": value})
+    rows.append({"run_id": "r1", "qps": 100.0, "repetition": 7, "mesh": "istio", "p50": 3.0})  # no baseline
+    frame = pd.DataFrame(rows)
+    table = stats_paired_frame(frame)
+    assert len(table) == 5
+    sidecar = table[(table["mesh"] == "sidecar") & (table["qps"] == 100.0)].iloc[0]
+    assert sidecar["n_pairs"] == 5 and sidecar["estimate"] == pytest.approx(0.2, abs=0.02)
+    assert sidecar["p_value"] < 1e-4
+    one = frame[(frame["qps"] == 100.0)]
+    direct = paired_comparison(
+        one.loc[one["mesh"] == "sidecar", "p50"].to_numpy(),
+        one.loc[one["mesh"] == "baseline", "p50"].to_numpy(),
+    )
+    assert sidecar["p_value"] == pytest.approx(direct.p_value)
+    mtls_max = table[(table["mesh"] == "sidecar-mtls") & table["qps"].isna()].iloc[0]
+    assert mtls_max["estimate"] == pytest.approx(0.3, abs=0.03)  # the null ("max") load point pairs too
+    istio = table[table["mesh"] == "istio"].iloc[0]
+    assert istio["n_pairs"] == 0 and "no complete pair" in istio["note"]
+    with pytest.raises(StatsInputError, match="more than one row for run_id='r1'"):
+        stats_paired_frame(pd.concat([frame, frame.iloc[:1]]))
+
+
+def stats_paired_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    return paired_frame(frame, ["run_id", "qps"], "repetition", "mesh", "baseline", "p50")
