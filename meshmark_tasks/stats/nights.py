@@ -110,11 +110,16 @@ def frame_nights(
         bad_reason = np.where((y <= 0) & (bad_reason == ""), "value <= 0 on the log scale", bad_reason)
     work["_bad"] = bad_reason
     work["_missing"] = missing
-    per_series = work.groupby(keys, sort=True, dropna=False, observed=True).agg(
-        n_missing=("_missing", "sum"),
-        error=("_bad", lambda s: next((f"{value}: {r}" for r in s if r), "")),
+    per_series = (
+        work.groupby(keys, sort=True, dropna=False, observed=True)["_missing"]
+        .sum()
+        .rename("n_missing")
+        .reset_index()
     )
-    per_series = per_series.reset_index()
+    bad = work.loc[bad_reason != "", [*keys, "_bad"]].drop_duplicates(keys)  # first bad value per series
+    per_series = per_series.merge(bad, on=keys, how="left")
+    per_series["error"] = (value + ": " + per_series["_bad"]).fillna("")
+    per_series = per_series.drop(columns="_bad")
     bad_series = per_series.loc[per_series["error"] != "", keys]
     clean_rows = work[~missing]
     if len(bad_series):
