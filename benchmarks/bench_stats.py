@@ -71,7 +71,8 @@ def run() -> dict[str, Any]:
 
     points = result.change_points
     series_id = points["load_point"] * 7 + points["mesh"]
-    at_step = (series_id % 5 == 0) & (points["index"] == (2 * nights) // 3)
+    stepped = series_id % 5 == 0
+    offset = (points["index"] - (2 * nights) // 3).abs()
     out = {
         "series": series,
         "nights": nights,
@@ -86,8 +87,10 @@ def run() -> dict[str, Any]:
         "reference_groupby_median_cpu_s_best": median["cpu_best"],
         "ratio_cpu": detect["cpu_best"] / median["cpu_best"],
         "series_with_a_step": len(range(0, series, 5)),
-        "steps_found_at_their_night": int(at_step.sum()),
-        "other_change_points": int((~at_step).sum()),
+        "steps_found_at_their_night": int((stepped & (offset == 0)).sum()),
+        "steps_found_within_2_nights": int((stepped & (offset <= 2)).sum()),
+        "other_change_points_in_stepped_series": int((stepped & (offset > 2)).sum()),
+        "change_points_in_series_without_a_step": int((~stepped).sum()),
         "target_s": TARGET_S,
         "target_met": detect["wall_best"] <= TARGET_S,
     }
