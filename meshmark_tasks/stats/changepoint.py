@@ -36,10 +36,15 @@ Steps:
    means each time (merged segments, fewer boundaries, more df).
 4. **Report** the survivors whose |magnitude| ≥ `min_magnitude`. Significant but smaller changes
    stay as segment boundaries (the level did move; modelling it keeps σ_b² honest) but are not
-   reported. `newest_flagged` = a reported change point starts at the newest night.
+   reported. `newest_flagged` = a reported change point starts at the newest night; `newest`
+   always carries the newest night's own test, reported or not.
+5. **Pooling** (`detect_many`, `detect_frame`): series with fewer than `pool_below_df` own degrees
+   of freedom borrow night variance from the other series of the call (`pooling.py`).
 
-Defaults (p_value 0.001, min_magnitude 5 %, candidate_penalty 1, min_segment 2, min_history 5)
-come from the simulation in `simulation.py`; the numbers are in docs/meshmark.md.
+Defaults (p_value 0.001, min_magnitude 5 %, candidate_penalty 3, min_segment 2, min_history 5,
+pool_below_df 20) come from `simulation.py`; the numbers are in docs/meshmark.md ("Uncertainty
+and change points"): ≤ 0.2 % false alarms per series-night across realistic noise, a 10 % step
+found on its first night in 98 / 82 / 55 / 31 % of series at 1.5 / 2 / 2.5 / 3 % per-night noise.
 """
 
 from __future__ import annotations

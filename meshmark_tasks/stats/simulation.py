@@ -419,6 +419,13 @@ def report(series: int = 2000, seed: int = 1) -> dict[str, Any]:
         )
         for nights in (10, 20, 30)
     )
+    out["power_first_night_reports_10_nights_unpooled"] = _rows(
+        [
+            report_rates(
+                10, reports, 15, 0.10, 0.0, seed + 360, alone, between=(0.005, 0.03), within=(0.03, 0.08)
+            )
+        ]
+    )
     out["power_10pct_exact_night_by_delay"] = {
         f"noise={noise},nights=30,delay={delay}": delayed_power(
             NoiseModel.with_night_noise(noise), 0.10, delay, series // 4, seed + 400, alone
