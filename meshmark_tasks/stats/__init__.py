@@ -29,51 +29,29 @@ Change points over history (`changepoint.py`):
     SeriesDetection: change_points, newest, newest_flagged, sigma_within, sigma_between, status
 
 Every bad input raises `StatsInputError` (a MeshmarkError) naming the argument, column or series;
-NaN is "not measured" and is excluded and counted, never imputed. Names load on first use
-(PEP 562), so importing the package does not import scipy or ruptures.
+NaN is "not measured" and is excluded and counted, never imputed. Importing the package imports
+scipy, pandas and ruptures (about a second): keep it out of DAG files' top level.
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from meshmark_tasks.stats.changepoint import (
-        ChangePoint,
-        ChangePointConfig,
-        FrameDetection,
-        SeriesDetection,
-        detect_change_points,
-        detect_frame,
-        detect_many,
-    )
-    from meshmark_tasks.stats.compare import (
-        Comparison,
-        paired_comparison,
-        paired_frame,
-        two_sample_comparison,
-    )
-    from meshmark_tasks.stats.errors import StatsInputError
-    from meshmark_tasks.stats.median import MedianCI, median_ci, median_ci_frame
-
-_HOMES = {
-    "ChangePoint": "meshmark_tasks.stats.changepoint",
-    "ChangePointConfig": "meshmark_tasks.stats.changepoint",
-    "FrameDetection": "meshmark_tasks.stats.changepoint",
-    "SeriesDetection": "meshmark_tasks.stats.changepoint",
-    "detect_change_points": "meshmark_tasks.stats.changepoint",
-    "detect_frame": "meshmark_tasks.stats.changepoint",
-    "detect_many": "meshmark_tasks.stats.changepoint",
-    "Comparison": "meshmark_tasks.stats.compare",
-    "paired_comparison": "meshmark_tasks.stats.compare",
-    "paired_frame": "meshmark_tasks.stats.compare",
-    "two_sample_comparison": "meshmark_tasks.stats.compare",
-    "StatsInputError": "meshmark_tasks.stats.errors",
-    "MedianCI": "meshmark_tasks.stats.median",
-    "median_ci": "meshmark_tasks.stats.median",
-    "median_ci_frame": "meshmark_tasks.stats.median",
-}
+from meshmark_tasks.stats.changepoint import (
+    ChangePoint,
+    ChangePointConfig,
+    FrameDetection,
+    SeriesDetection,
+    detect_change_points,
+    detect_frame,
+    detect_many,
+)
+from meshmark_tasks.stats.compare import (
+    Comparison,
+    paired_comparison,
+    paired_frame,
+    two_sample_comparison,
+)
+from meshmark_tasks.stats.errors import StatsInputError
+from meshmark_tasks.stats.median import MedianCI, median_ci, median_ci_frame
 
 __all__ = [
     "ChangePoint",
@@ -92,10 +70,3 @@ __all__ = [
     "paired_frame",
     "two_sample_comparison",
 ]
-
-
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(home), name)
