@@ -222,7 +222,7 @@ def _eliminate(
     """Drop the least significant boundary until all pass (or none is left)."""
     while True:
         fit = _fit(v, within, bounds, prior)
-        if fit is None:  # more boundaries than the nights can carry: drop the weakest by size
+        if fit is None:  # more boundaries than the nights can carry (no df left): drop the oldest
             if bounds.size == 0:
                 return None
             bounds = np.delete(bounds, 0)

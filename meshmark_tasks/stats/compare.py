@@ -19,6 +19,9 @@ overhead is +10 % whether p50 is 1 ms or 100 ms) and symmetric (×1.1 and ÷1.1 
 `scale="linear"` uses differences dᵢ = meshᵢ − baselineᵢ instead, for values that can be 0 or
 negative (an overhead delta); the estimate is then in the metric's units.
 
+`paired_frame` does the pairing for a results-shaped frame: every configuration against the
+baseline row of the same group (run, load point) and round, one summary row per configuration.
+
 Two-sample (`two_sample_comparison`, for `meshmark compare` of run A vs run B at one load point):
 Welch's t-test on log values (scipy.stats.ttest_ind, equal_var=False); estimate = ratio of
 geometric means − 1 with its Welch CI. Repetitions of two *different nights* also differ by the
