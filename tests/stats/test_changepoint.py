@@ -214,3 +214,10 @@ def test_pooling_borrows_degrees_of_freedom_across_series() -> None:
     alone = detect_frame(frame, ["s"], "night", "v", ChangePointConfig(pool=False)).series
     assert (pooled["prior_df"] > 0).all() and (alone["prior_df"] == 0).all()
     assert (pooled["df"] > alone["df"]).all()
+
+
+def test_an_empty_frame_gives_empty_tables_with_their_columns() -> None:
+    empty = pd.DataFrame({"mesh": pd.Series([], dtype=str), "run_seq": pd.Series([], dtype=int), "v": []})
+    result = detect_frame(empty, ["mesh"], "run_seq", "v")
+    assert len(result.series) == 0 and "newest_flagged" in result.series.columns
+    assert len(result.change_points) == 0 and "magnitude" in result.change_points.columns
