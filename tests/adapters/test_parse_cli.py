@@ -51,7 +51,7 @@ def test_hints_from_the_command_line(capsys: pytest.CaptureFixture[str]) -> None
     ("fmt", "content", "problem"),
     [
         ("fortio", b"", "empty file"),
-        ("k6", b"{not json", "not JSON"),
+        ("k6", b"{not json", "not valid JSON"),
         ("wrk2", b"Running 30s test @ http://127.0.0.1:80/\n", "no 'N requests in T' line"),
     ],
 )
