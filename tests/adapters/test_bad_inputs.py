@@ -210,7 +210,12 @@ CASES: list[tuple[str, str, bytes, str]] = [
         nighthawk(lambda d: _set(nighthawk_global(d), "execution_duration", "1e30s")),
         "is out of the calendar's range",
     ),
-    ("json-integer-too-long", "k6", b'{"metrics": ' + b"7" * 5000 + b"}", "not valid JSON: Exceeds the limit"),
+    (
+        "json-integer-too-long",
+        "k6",
+        b'{"metrics": ' + b"7" * 5000 + b"}",
+        "not valid JSON: Exceeds the limit",
+    ),
     ("wrk2-garbage-unit", "wrk2", wrk2(" 50.000%    6.67ms", " 50.000%    6.67xs"), "unknown time unit 'xs'"),
     (
         "wrk2-unitless-latency",

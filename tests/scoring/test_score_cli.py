@@ -208,6 +208,7 @@ def test_cells_from_stdin(monkeypatch, capsys, baseline_cell, mesh_cell):
     import io
 
     text = "".join(json.dumps(r) + "\n" for r in _cli_rows(baseline_cell, mesh_cell))
+
     def stdin(text: str) -> io.TextIOWrapper:  # like the real one: text over a byte buffer
         return io.TextIOWrapper(io.BytesIO(text.encode()), encoding="utf-8")
 
