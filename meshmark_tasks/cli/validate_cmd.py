@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-from pathlib import Path
 from typing import Any
 
+from meshmark_tasks.cli._paths import ensure_directory
 from meshmark_tasks.errors import MeshmarkError
 
 
@@ -43,7 +42,7 @@ def _validate(args: argparse.Namespace) -> int:
     if not 0 <= args.qps_tolerance < 1:  # also refuses nan and inf
         raise MeshmarkError(f"--qps-tolerance: must be in [0, 1), got {args.qps_tolerance}")
     if args.data_docs:
-        _prepare_directory(args.data_docs)
+        ensure_directory(args.data_docs, "--data-docs")
     results = read_results_jsonl(args.results)
     planned = read_planned_cell_ids(args.planned) if args.planned else None
     print(f"validating {len(results)} rows from {args.results}", file=sys.stderr)
@@ -57,15 +56,3 @@ def _validate(args: argparse.Namespace) -> int:
     ]
     print(json.dumps(summary, indent=2, default=str))
     return 1 if len(outcome.quarantine) else 0
-
-
-def _prepare_directory(path: str) -> None:
-    """Create the Data Docs directory now, so an unusable one fails before validating."""
-    try:
-        Path(path).mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise MeshmarkError(
-            f"--data-docs {path}: cannot create the directory: {exc.strerror or exc}"
-        ) from None
-    if not os.access(path, os.W_OK | os.X_OK):
-        raise MeshmarkError(f"--data-docs {path}: the directory is not writable")
