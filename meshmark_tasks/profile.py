@@ -226,7 +226,8 @@ def _no_repeats(values: Sequence[Any]) -> None:
     seen: list[Any] = []
     for value in values:
         if value in seen:  # 100 and 100.0 are the same load point
-            raise ValueError(f"{value!r} is listed twice; each load point may appear once")
+            shown = int(value) if isinstance(value, float) and value.is_integer() else value
+            raise ValueError(f"{shown!r} is listed twice; each load point may appear once")
         seen.append(value)
 
 

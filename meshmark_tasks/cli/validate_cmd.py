@@ -45,7 +45,7 @@ def _validate(args: argparse.Namespace) -> int:
         ensure_directory(args.data_docs, "--data-docs")
     results = read_results_jsonl(args.results)
     planned = read_planned_cell_ids(args.planned) if args.planned else None
-    print(f"validating {len(results)} rows from {args.results}", file=sys.stderr)
+    print(f"meshmark: validating {len(results)} rows from {args.results}", file=sys.stderr)
     outcome = validate_results(results, planned_cell_ids=planned, qps_tolerance=args.qps_tolerance)
     summary = dict(outcome.summary)
     if args.data_docs:
