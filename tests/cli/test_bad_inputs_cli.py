@@ -267,12 +267,6 @@ PROFILE_CASES = [
         p_yaml=profile(matrix(connections=[8, 8])),
     ),
     case(
-        "run-cell-connections-repeated",
-        "run-cell --profile {dir}/p.yaml --cell baseline-q100-c8-b1024-http-r0 --out {dir}/o",
-        "matrix.connections",
-        p_yaml=profile(matrix(connections=[8, 8])),
-    ),
-    case(
         "connections-true",
         "profile validate {dir}/p.yaml",
         "matrix.connections.0",
@@ -597,6 +591,12 @@ PROFILE_CASES = [
 ]
 
 RUN_CELL_CASES = [
+    case(
+        "run-cell-connections-repeated",
+        "run-cell --profile {dir}/p.yaml --cell baseline-q100-c8-b1024-http-r0 --out {dir}/o",
+        "matrix.connections",
+        p_yaml=profile(matrix(connections=[8, 8])),
+    ),
     case(
         "run-cell-profile-not-utf8",
         "run-cell --profile {dir}/p.yaml --cell x --out {dir}/o",
