@@ -22,13 +22,8 @@ class ProfileError(MeshmarkError):
     """A profile file or override is invalid."""
 
 
-class ResultParseError(MeshmarkError):
+class ResultParseError(InputFileError):
     """A load-generator output cannot be read into a normalized result."""
-
-    def __init__(self, source: str, problem: str) -> None:
-        super().__init__(f"{source}: {problem}")
-        self.source = source
-        self.problem = problem
 
 
 class CellFailedError(MeshmarkError):
