@@ -189,10 +189,20 @@ class MeshConfig(_Strict):
         )
 
 
+def _option_scalar(value: Any) -> Any:
+    """One message for a load-generator option that is not a scalar, instead of one per type."""
+    if not isinstance(value, str | int | float | bool):
+        raise ValueError(f"expected a string, number or boolean, got {_yaml_repr(value)}")
+    return value
+
+
+OptionValue = Annotated[str | int | float | bool, BeforeValidator(_option_scalar)]
+
+
 class LoadGeneratorConfig(_Strict):
     tool: LoadGeneratorTool
     image: str | None = Field(default=None, description="container image for the kubernetes backend")
-    options: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    options: dict[str, OptionValue] = Field(default_factory=dict)
 
 
 class TargetConfig(_Strict):
@@ -365,6 +375,10 @@ def _yaml_repr(value: Any) -> str:
         return "null"
     if isinstance(value, float) and not math.isfinite(value):
         return ".nan" if math.isnan(value) else (".inf" if value > 0 else "-.inf")
+    if isinstance(value, list | tuple | dict):
+        # Never repr a container: YAML aliases can make a tiny file a list of 9^9 items.
+        kind = "a mapping" if isinstance(value, dict) else "a list"
+        return f"{kind} of {len(value)} item{'s' if len(value) != 1 else ''}"
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
 

@@ -69,9 +69,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     return code
 
 
+# Messages start with the file and field; past this they only repeat what the input held (a
+# 60 MB string where a number belongs would otherwise be echoed whole).
+_MAX_MESSAGE = 1000
+
+
 def _bad_input(message: str) -> int:
     # One line even when a message quotes multi-line text from a library.
-    print("meshmark: error: " + " ".join(message.split("\n")), file=sys.stderr)
+    line = " ".join(message.split("\n"))
+    if len(line) > _MAX_MESSAGE:
+        line = f"{line[:_MAX_MESSAGE]}... ({len(line) - _MAX_MESSAGE:,} more characters)"
+    print(f"meshmark: error: {line}", file=sys.stderr)
     return 2
 
 

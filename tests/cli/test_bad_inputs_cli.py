@@ -139,6 +139,15 @@ def with_duplicate_key(document: bytes, key: str) -> bytes:
 
 LONG_MESH = "a" * 30
 
+
+def alias_bomb() -> bytes:
+    """The demo profile with a load-generator option that YAML aliases expand to 9^9 strings."""
+    anchors = ['bomb0: &b0 ["x", "x", "x", "x", "x", "x", "x", "x", "x"]']
+    anchors += [f"bomb{i}: &b{i} [{', '.join([f'*b{i - 1}'] * 9)}]" for i in range(1, 9)]
+    text = DEMO_TEXT.decode().replace("  tool: k6\n", "  tool: k6\n  options: {vus: *b8}\n")
+    return ("\n".join(anchors) + "\n" + text).encode()
+
+
 # -- the table ----------------------------------------------------------------------------------
 
 PROFILE_CASES = [
@@ -188,6 +197,12 @@ PROFILE_CASES = [
         "profile validate {dir}/p.yaml",
         "not valid YAML",
         p_yaml=b"name: !!python/object/apply:os.system [true]\n",
+    ),
+    case(
+        "profile-yaml-alias-bomb",
+        "profile validate {dir}/p.yaml",
+        "load_generator.options.vus: expected a string, number or boolean, got a list of 9 items",
+        p_yaml=alias_bomb(),
     ),
     case(
         "qps-inf",
@@ -628,6 +643,13 @@ RUN_CELL_CASES = [
 ]
 
 PARSE_CASES = [
+    case(
+        "parse-megabyte-string-for-a-count",
+        "parse --format k6 {dir}/k.json",
+        "k.json: k6: metrics.http_reqs.count must be a number, got string '9999",
+        "more characters)",  # the message is cut, not the input echoed whole
+        k_json=edited_json(K6, lambda t: t.replace('"count": 100', '"count": "' + "9" * 2**20 + '"', 1)),
+    ),
     case(
         "parse-protocol-carrier-pigeon",
         "parse --format k6 {dir}/k.json --protocol carrier-pigeon",
