@@ -23,22 +23,24 @@ class ValidationStructureError(MeshmarkError):
 
 
 def booleans_as_text(frame: pd.DataFrame, numeric_columns: Sequence[str]) -> pd.DataFrame:
-    """`frame` with every boolean in a mixed numeric column turned into its text.
+    """`frame` with every boolean in a mixed numeric column turned into its text (a copy if any).
 
     GX's type-list check tests values of an object column with isinstance, and isinstance(True, int)
     holds: a JSON `"connections": true` among integers would pass as a number. As text it fails
     the check and the error names the column and the cells. (A column of booleans only has dtype
     bool and fails without this.)
     """
-    frame = frame.copy()
+    shown = frame
     for column in numeric_columns:
         if column not in frame.columns or frame[column].dtype != object:
-            continue
+            continue  # typed columns (every frame the pipeline builds) cost nothing here
         values = frame[column]
         is_bool = values.map(lambda v: isinstance(v, bool | np.bool_)).astype(bool)
         if is_bool.any():
-            frame[column] = values.where(~is_bool, values.astype(str))
-    return frame
+            if shown is frame:
+                shown = frame.copy()
+            shown[column] = values.where(~is_bool, values.astype(str))
+    return shown
 
 
 def _cells_named(frame: pd.DataFrame, row_numbers: list[int]) -> str:

@@ -69,8 +69,9 @@ def _prepared(results: pd.DataFrame) -> pd.DataFrame:
 
 def _check_structure(results: pd.DataFrame) -> Any:
     validators = gx_validators()
-    frame = booleans_as_text(results.reset_index(drop=True), NUMERIC_COLUMNS)
-    frame[ROW_NUMBER] = np.arange(len(results), dtype="int64")
+    frame = booleans_as_text(results.reset_index(drop=True), NUMERIC_COLUMNS).assign(
+        **{ROW_NUMBER: np.arange(len(results), dtype="int64")}
+    )
     if "cell_id" not in frame.columns:  # named in the error by the column-set expectation
         frame["cell_id"] = None
     outcome = validators.structure.run(batch_parameters={"dataframe": frame}, result_format=_result_format())
