@@ -5,17 +5,25 @@ class MeshmarkError(Exception):
     """Base of every error this package raises on bad input."""
 
 
-class ProfileError(MeshmarkError):
-    """A profile file or override is invalid."""
+class ConfigError(MeshmarkError):
+    """A deployment setting (an environment variable) holds a value that cannot be used."""
 
 
-class ResultParseError(MeshmarkError):
-    """A load-generator output cannot be read into a normalized result."""
+class InputFileError(MeshmarkError):
+    """An input file is unreadable, too large, not UTF-8, or not a well-formed JSON/YAML document."""
 
     def __init__(self, source: str, problem: str) -> None:
         super().__init__(f"{source}: {problem}")
         self.source = source
         self.problem = problem
+
+
+class ProfileError(MeshmarkError):
+    """A profile file or override is invalid."""
+
+
+class ResultParseError(InputFileError):
+    """A load-generator output cannot be read into a normalized result."""
 
 
 class CellFailedError(MeshmarkError):

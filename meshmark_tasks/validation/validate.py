@@ -17,7 +17,11 @@ import pyarrow as pa
 from meshmark_tasks.schemas import RESULTS, RUN_FIELDS
 from meshmark_tasks.validation.columns import ROW_NUMBER, with_computed_columns
 from meshmark_tasks.validation.context import gx_validators
-from meshmark_tasks.validation.structure import ValidationStructureError, describe_structure_failures
+from meshmark_tasks.validation.structure import (
+    ValidationStructureError,
+    booleans_as_text,
+    describe_structure_failures,
+)
 from meshmark_tasks.validation.suites import ExpectationInfo, expectation_info, suite_version
 
 Status = Literal["passed", "passed_with_quarantine", "failed"]
@@ -65,7 +69,9 @@ def _prepared(results: pd.DataFrame) -> pd.DataFrame:
 
 def _check_structure(results: pd.DataFrame) -> Any:
     validators = gx_validators()
-    frame = results.reset_index(drop=True).assign(**{ROW_NUMBER: np.arange(len(results), dtype="int64")})
+    frame = booleans_as_text(results.reset_index(drop=True), NUMERIC_COLUMNS).assign(
+        **{ROW_NUMBER: np.arange(len(results), dtype="int64")}
+    )
     if "cell_id" not in frame.columns:  # named in the error by the column-set expectation
         frame["cell_id"] = None
     outcome = validators.structure.run(batch_parameters={"dataframe": frame}, result_format=_result_format())
