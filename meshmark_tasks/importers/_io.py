@@ -18,8 +18,8 @@ from typing import Any, NoReturn
 
 import yaml
 
-# The adapters' name for a JSON value's type, so both layers word type errors alike.
-from meshmark_tasks.adapters._common import _json_type as json_type
+# The shared name for a JSON value's type, so every reader words type errors alike.
+from meshmark_tasks.documents import json_type
 from meshmark_tasks.importers.model import ImportParseError
 
 # Magic numbers of files people hand over by mistake, to say what they are instead of "not UTF-8".
