@@ -7,17 +7,6 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-LATENCY_FIELDS: tuple[str, ...] = (
-    "latency_ms_min",
-    "latency_ms_mean",
-    "latency_ms_p50",
-    "latency_ms_p75",
-    "latency_ms_p90",
-    "latency_ms_p99",
-    "latency_ms_p999",
-    "latency_ms_max",
-)
-
 
 class NormalizedResult(BaseModel):
     """One load generator run, in common units: milliseconds, seconds, requests per second.

@@ -15,10 +15,10 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
-from meshmark_tasks.backends.base import CellMeasurement
 from meshmark_tasks.config import profiles_dir, storage_root
 from meshmark_tasks.errors import MeshmarkError, ProfileError
 from meshmark_tasks.matrix import Cell, expand_matrix
+from meshmark_tasks.measurement import CellMeasurement
 from meshmark_tasks.profile import Profile, load_profile, with_overrides
 
 log = logging.getLogger(__name__)

@@ -15,7 +15,6 @@ import glob
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import duckdb
 import pandas as pd
@@ -198,13 +197,3 @@ def _query_cells(con: duckdb.DuckDBPyConnection, results: str, meshmark: str, wh
     """
     frame: pd.DataFrame = con.sql(sql).df()
     return frame
-
-
-def history_summary(history: History) -> dict[str, Any]:
-    return {
-        "runs": len(history.runs),
-        "first_run_date": str(history.runs["run_date"].iloc[0]),
-        "newest_run_date": str(history.newest_run_date),
-        "newest_run_id": history.newest_run_id,
-        "meshes": sorted(history.cells["mesh"].unique().tolist()),
-    }

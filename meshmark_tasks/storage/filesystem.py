@@ -104,11 +104,6 @@ def _split(loc: Location, path: str) -> tuple[str, str]:
     return os.path.split(path) if loc.local else posixpath.split(path)
 
 
-def list_dir(loc: Location, path: str) -> list[pafs.FileInfo]:
-    """Direct children of `path`; empty when it does not exist."""
-    return loc.fs.get_file_info(pafs.FileSelector(path, allow_not_found=True, recursive=False))
-
-
 def exists(loc: Location, path: str) -> bool:
     return loc.fs.get_file_info(path).type != pafs.FileType.NotFound
 

@@ -67,8 +67,8 @@ def test_kubernetes_run_goes_to_the_same_tables(
 ) -> None:
     from airflow.dag_processing.dagbag import DagBag
 
-    from meshmark_tasks.backends.base import ResourceUsage
     from meshmark_tasks.backends.kubernetes import run as k8s_run
+    from meshmark_tasks.measurement import ResourceUsage
     from meshmark_tasks.storage import DatasetStore
 
     kubeconfig = tmp_path / "kubeconfig"

@@ -20,10 +20,10 @@ import pytest
 from kubernetes.client import ApiException
 from pod_double import DEFAULT_ANSWERS, FakeCluster, cluster_double, execution_context
 
-from meshmark_tasks.backends.base import ResourceUsage
 from meshmark_tasks.backends.kubernetes import KubernetesSettings, loadgen_pod_kwargs, measurement_from_xcom
 from meshmark_tasks.backends.kubernetes.commands import K6_SCRIPT
 from meshmark_tasks.matrix import Cell, expand_matrix
+from meshmark_tasks.measurement import ResourceUsage
 from meshmark_tasks.profile import Profile, load_profile, profile_from_mapping
 
 REPO = Path(__file__).resolve().parents[2]

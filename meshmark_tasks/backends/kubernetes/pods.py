@@ -7,6 +7,10 @@ from typing import Any
 
 from meshmark_tasks.backends.kubernetes.commands import target_url, tool_command
 from meshmark_tasks.backends.kubernetes.manifests import sidecar_annotations
+from meshmark_tasks.backends.kubernetes.security import (
+    restricted_container_security_context,
+    restricted_pod_security_context,
+)
 from meshmark_tasks.backends.kubernetes.settings import KubernetesSettings
 from meshmark_tasks.matrix import Cell
 from meshmark_tasks.profile import Profile
@@ -16,28 +20,6 @@ LABEL_CELL = "meshmark.io/cell"
 LABEL_MESH = "meshmark.io/mesh"
 LABEL_PROFILE = "meshmark.io/profile"
 LABEL_COMPONENT = "app.kubernetes.io/name"
-
-
-def restricted_pod_security_context(settings: KubernetesSettings) -> dict[str, Any]:
-    """Pod-level defaults that satisfy the restricted Pod Security Standard."""
-    return {
-        "runAsNonRoot": True,
-        "runAsUser": settings.run_as_user,
-        "runAsGroup": settings.run_as_user,
-        "fsGroup": settings.run_as_user,
-        "seccompProfile": {"type": "RuntimeDefault"},
-    }
-
-
-def restricted_container_security_context() -> dict[str, Any]:
-    """Container-level settings the restricted profile requires (repeated per container on purpose:
-    a container-level value would override the pod default, so each one states it)."""
-    return {
-        "allowPrivilegeEscalation": False,
-        "runAsNonRoot": True,
-        "capabilities": {"drop": ["ALL"]},
-        "seccompProfile": {"type": "RuntimeDefault"},
-    }
 
 
 def expected_loadgen_labels(profile: Profile, cell: Cell) -> dict[str, str]:

@@ -13,12 +13,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from meshmark_tasks.backends.base import CellMeasurement
 from meshmark_tasks.backends.kubernetes.pods import loadgen_pod_kwargs
 from meshmark_tasks.backends.kubernetes.results import measurement_from_xcom
 from meshmark_tasks.backends.kubernetes.settings import KubernetesSettings
 from meshmark_tasks.errors import MeshmarkError
 from meshmark_tasks.matrix import Cell
+from meshmark_tasks.measurement import CellMeasurement
 from meshmark_tasks.metrics.prometheus import prometheus_url_from_connection, resource_usage
 from meshmark_tasks.profile import Profile
 

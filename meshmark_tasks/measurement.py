@@ -1,4 +1,8 @@
-"""What every backend hands back for one cell, whatever ran it."""
+"""What one load test measured, whatever ran it: the backends produce it, the pipeline turns it into rows.
+
+Beside result.py at the bottom of the package: metrics, backends and pipeline all import it, so it
+imports nothing of theirs.
+"""
 
 from __future__ import annotations
 
