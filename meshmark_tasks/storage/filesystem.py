@@ -18,14 +18,14 @@ import contextlib
 import os
 import posixpath
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import fsspec
 import pyarrow as pa
 import pyarrow.fs as pafs
 
-from meshmark_tasks.config import is_local_path
 from meshmark_tasks.errors import StoreError
 from meshmark_tasks.storage.naming import temp_name_for
 
@@ -50,15 +50,27 @@ class Location:
         return "/".join([self.root, *parts])
 
 
-def resolve_root(root: str) -> Location:
+def is_local_path(root: str) -> bool:
+    """A plain path or a file:// URL (anything else goes through fsspec)."""
+    return "://" not in root or root.startswith("file://")
+
+
+def local_path(root: str) -> str:
+    """The absolute local path of a plain path or file:// URL."""
+    path = root[len("file://") :] if root.startswith("file://") else root
+    return os.path.abspath(os.path.expanduser(path))
+
+
+def resolve_root(root: str, storage_options: Mapping[str, Any] | None = None) -> Location:
+    """The root as a filesystem; `storage_options` go to the fsspec filesystem (credentials,
+    endpoint) and are ignored for local roots."""
     if not isinstance(root, str) or not root.strip():
         raise StoreError(f"storage root must be a non-empty path or URL, got {root!r}")
     if is_local_path(root):
-        path = root[len("file://") :] if root.startswith("file://") else root
-        path = os.path.abspath(os.path.expanduser(path))
+        path = local_path(root)
         return Location(root=path, fs=pafs.LocalFileSystem(), base=path, local=True)
     try:
-        fsspec_fs, path = fsspec.core.url_to_fs(root)
+        fsspec_fs, path = fsspec.core.url_to_fs(root, **dict(storage_options or {}))
     except ImportError as exc:
         raise StoreError(f"storage root {root}: the fsspec backend is not installed ({exc})") from None
     except ValueError as exc:

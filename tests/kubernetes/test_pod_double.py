@@ -27,7 +27,9 @@ from meshmark_tasks.measurement import ResourceUsage
 from meshmark_tasks.profile import Profile, load_profile, profile_from_mapping
 
 REPO = Path(__file__).resolve().parents[2]
-SETTINGS = KubernetesSettings()
+# execute() in place, as these tests call it, is the synchronous path; the deferrable one is
+# tested in test_pod_kill.py and tests/dags/test_nightly_kubernetes_double.py.
+SETTINGS = KubernetesSettings(deferrable=False)
 
 
 def cluster_profile(tool: str = "fortio") -> Profile:
@@ -183,7 +185,7 @@ def test_the_pods_k6_script_runs_in_real_k6(kube_connection: str, tmp_path: Path
     profile = profile_from_mapping(data)
     cell = next(c for c in expand_matrix(profile) if c.mesh == "istio")
     kwargs = loadgen_pod_kwargs(profile, cell, SETTINGS)
-    env = {e.name: e.value for e in kwargs["env_vars"]}
+    env = kwargs["env_vars"]
     assert env["MESHMARK_K6_SCRIPT"] == K6_SCRIPT
     script = tmp_path / "meshmark.js"
     script.write_text(K6_SCRIPT, encoding="utf-8")
