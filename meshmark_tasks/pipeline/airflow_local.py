@@ -47,7 +47,7 @@ def _prepare_database() -> None:
         name=LOADTEST_POOL,
         slots=1,
         description="Serializes MeshMark load tests so they never overlap",
-        include_deferred=False,
+        include_deferred=True,  # a deferred pod task still holds its load test's slot
     )
 
 
