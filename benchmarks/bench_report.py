@@ -67,13 +67,14 @@ def _history_root(nights: int) -> tuple[Path, float | None]:
 def _duckdb_reference(root: Path) -> float:
     import duckdb
 
-    pattern = str(root / "meshmark" / "run_date=*" / "*.parquet")
+    from meshmark_tasks.storage import DatasetStore
+
+    store = DatasetStore(str(root))
     started = time.perf_counter()
     con = duckdb.connect()
+    source = store.duckdb_source(con, "meshmark")  # the files themselves, read by DuckDB
     rows = con.execute(
-        "SELECT run_date, mesh, avg(meshmark) FROM read_parquet(?, hive_partitioning=true, "
-        "union_by_name=true) GROUP BY run_date, mesh",
-        [pattern],
+        f"SELECT run_date, mesh, avg(meshmark) FROM {source} GROUP BY run_date, mesh"
     ).fetchall()
     con.close()
     elapsed = time.perf_counter() - started

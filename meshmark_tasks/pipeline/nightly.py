@@ -18,8 +18,6 @@ from typing import Any
 
 from meshmark_tasks.backends import backend_for
 from meshmark_tasks.backends.base import CellHandoff
-from meshmark_tasks.constants import KUBERNETES
-from meshmark_tasks.errors import MeshmarkError
 from meshmark_tasks.matrix import Cell
 from meshmark_tasks.measurement import CellMeasurement
 from meshmark_tasks.plan import RunPlan
@@ -76,10 +74,7 @@ def render_pods(plan: PlanLike) -> list[dict[str, Any]]:
     """KubernetesPodOperator arguments of every cell, in cell order (what the pod task expands)."""
     from meshmark_tasks.backends.kubernetes.backend import KubernetesBackend
 
-    run_plan = RunPlan.of(plan)
-    if run_plan.backend != KUBERNETES:
-        raise MeshmarkError(f"run plan: backend {run_plan.backend!r} runs no pods")
-    return KubernetesBackend().pod_kwargs(run_plan)
+    return KubernetesBackend().pod_kwargs(RunPlan.of(plan))
 
 
 def collect_pod_cell(
