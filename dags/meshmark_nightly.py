@@ -1,7 +1,15 @@
 """MeshMark nightly: load-test every mesh configuration of a profile, validate, score, store.
 
 Thin by design: each task calls one function of meshmark_tasks.pipeline.nightly. Nothing heavy
-(pandas, Great Expectations, kubernetes) is imported at parse time.
+(pandas, Great Expectations, pyarrow) is imported at parse time. The KubernetesPodOperator is: the
+kubernetes branch is a real pod task per cell. The DAG processor imports it once, before parsing
+(`[dag_processor] parsing_pre_import_modules`), which keeps parsing fast (benchmarks/bench_pipeline).
+
+    plan ─► provision ─► branch_on_backend ─┬─► run_cell ×N  (local: the testbed, in the task) ──┐
+                                            └─► render_pods ─► loadgen ×N (a pod per cell)      │
+                                                               ─► collect ×N (XCom + Prometheus) ┤
+                                                                                 finalize ◄──────┘
+                                                                                 teardown_testbed
 """
 
 from __future__ import annotations
@@ -10,13 +18,14 @@ import os
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from airflow.sdk import CronTriggerTimetable, Param, dag, get_current_context, task, teardown
+from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+from airflow.sdk import CronTriggerTimetable, Param, TriggerRule, dag, get_current_context, task, teardown
 
 from meshmark_tasks.assets import RESULTS_ASSET
+from meshmark_tasks.backends.kubernetes.callbacks import RecordLoadWindow
 from meshmark_tasks.config import profiles_dir
+from meshmark_tasks.constants import BACKEND_NAMES, DEFAULT_BACKEND, LOADTEST_POOL, LOCAL
 
-# Pool that serializes load tests so two tests never disturb each other's measurements.
-LOADTEST_POOL = "meshmark_loadtest"
 # "off" (or empty) leaves only manual and API triggers, e.g. for a staging Airflow or a test rig.
 NIGHTLY_CRON = os.environ.get("MESHMARK_NIGHTLY_CRON", "0 2 * * *").strip()
 SCHEDULE = (
@@ -25,6 +34,7 @@ SCHEDULE = (
     else CronTriggerTimetable(NIGHTLY_CRON, timezone="UTC")
 )
 PROFILE_NAMES = sorted(p.stem for p in Path(profiles_dir()).glob("*.yaml")) or ["local-demo"]
+LOADGEN_TASK_ID = "loadgen"
 
 DOC = """
 ### MeshMark nightly
@@ -59,9 +69,9 @@ storage root (`MESHMARK_STORAGE_ROOT`). Trigger it with your own parameters befo
             description="Performance profile (a YAML file in profiles/).",
         ),
         "backend": Param(
-            "local",
+            DEFAULT_BACKEND,
             type="string",
-            enum=["local", "kubernetes"],
+            enum=list(BACKEND_NAMES),
             title="Backend",
             description="local: a real testbed on the worker; kubernetes: load-generator pods.",
         ),
@@ -114,15 +124,43 @@ def meshmark_nightly() -> None:
 
         return provision_run(run_plan, get_current_context()["run_id"])
 
+    @task.branch
+    def branch_on_backend(run_plan: dict) -> str:
+        return "run_cell" if run_plan["backend"] == LOCAL else "render_pods"
+
+    # --- local: the load test runs inside the mapped task
     @task(pool=LOADTEST_POOL, map_index_template="{{ cell_label }}", retries=1)
     def run_cell(run_plan: dict, cell: dict) -> dict:
         from meshmark_tasks.pipeline.nightly import run_planned_cell
 
         context = get_current_context()
         context["cell_label"] = cell["cell_id"]  # type: ignore[typeddict-unknown-key]
-        return run_planned_cell(run_plan, cell, context["run_id"], context)
+        return run_planned_cell(run_plan, cell, context["run_id"])
 
-    @task(outlets=[RESULTS_ASSET], retries=0)
+    # --- kubernetes: one pod task per cell, then one collect task per cell
+    @task
+    def render_pods(run_plan: dict) -> list[dict]:
+        from meshmark_tasks.pipeline.nightly import render_pods as pod_kwargs
+
+        return pod_kwargs(run_plan)
+
+    # A failed pod is a failed load test, which is data: collect runs for it too (none_skipped:
+    # after its pod task succeeded or failed, not when the branch skipped it) and records why.
+    @task(trigger_rule=TriggerRule.NONE_SKIPPED, map_index_template="{{ cell_label }}", retries=1)
+    def collect(run_plan: dict, cell: dict) -> dict:
+        from meshmark_tasks.pipeline.nightly import collect_pod_cell
+
+        context = get_current_context()
+        ti = context["ti"]
+        context["cell_label"] = cell["cell_id"]  # type: ignore[typeddict-unknown-key]
+
+        def pull(key: str) -> object:
+            return ti.xcom_pull(task_ids=LOADGEN_TASK_ID, key=key, map_indexes=ti.map_index)
+
+        return collect_pod_cell(run_plan, cell, context["run_id"], pull)
+
+    # Both branches join here; the one not taken is skipped.
+    @task(outlets=[RESULTS_ASSET], retries=0, trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS)
     def finalize(run_plan: dict, cell_outputs: list[dict]) -> dict:
         from meshmark_tasks.pipeline.nightly import finalize_run
         from meshmark_tasks.pipeline.rows import run_date_of
@@ -148,9 +186,27 @@ def meshmark_nightly() -> None:
     cells = plan()
     run_plan = cells["plan"]
     provisioned = provision(run_plan)
-    measurements = run_cell.partial(run_plan=run_plan).expand(cell=cells)
-    provisioned >> measurements
-    summary = finalize(run_plan, measurements)
+    branch = branch_on_backend(run_plan)
+    provisioned >> branch
+
+    local_outputs = run_cell.partial(run_plan=run_plan).expand(cell=cells)
+    pod_kwargs = render_pods(run_plan)
+    branch >> [local_outputs, pod_kwargs]
+
+    pods = KubernetesPodOperator.partial(
+        task_id=LOADGEN_TASK_ID,
+        pool=LOADTEST_POOL,
+        # Deferred pods hold no pool slot unless the pool counts deferred tasks; this keeps
+        # two load tests from overlapping either way (it counts deferred instances).
+        max_active_tis_per_dag=1,
+        map_index_template="{{ task.labels['meshmark.io/cell'] }}",
+        retries=1,
+        callbacks=[RecordLoadWindow],
+    ).expand_kwargs(pod_kwargs)
+    pod_outputs = collect.partial(run_plan=run_plan).expand(cell=cells)
+    pods >> pod_outputs
+
+    summary = finalize(run_plan, local_outputs.concat(pod_outputs))
     summary >> teardown_testbed(run_plan).as_teardown(setups=provisioned)
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, Param, dag, get_current_context, task
 
 from meshmark_tasks.assets import RESULTS_ASSET
+from meshmark_tasks.constants import DEFAULT_ON_REGRESSION, ON_REGRESSION_CHOICES
 
 
 @dag(
@@ -26,8 +27,8 @@ from meshmark_tasks.assets import RESULTS_ASSET
             [], type="array", items={"type": "string"}, title="Meshes", description="Only these; empty = all"
         ),
         "on_regression": Param(
-            "fail",
-            enum=["fail", "notify", "ignore"],
+            DEFAULT_ON_REGRESSION,
+            enum=list(ON_REGRESSION_CHOICES),
             title="On regression",
             description="fail the task, notify the meshmark_webhook connection, or only log",
         ),

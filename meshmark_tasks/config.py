@@ -9,6 +9,9 @@ from meshmark_tasks.errors import ConfigError
 
 # The storage root: a local path or an fsspec URL (s3://bucket/meshmark, gs://..., memory://...).
 STORAGE_ROOT_ENV = "MESHMARK_STORAGE_ROOT"
+# An Airflow connection whose credentials open the storage root (s3://, gs://, ...); unset: the
+# filesystem library's own defaults (environment variables, instance roles, config files).
+STORAGE_CONN_ID_ENV = "MESHMARK_STORAGE_CONN_ID"
 # Where profiles are looked up by name (the UI trigger form offers the files found here).
 PROFILES_DIR_ENV = "MESHMARK_PROFILES_DIR"
 # Where the Great Expectations suites (versioned JSON) are read from.
@@ -32,16 +35,16 @@ def storage_root() -> str:
     return os.environ.get(STORAGE_ROOT_ENV) or str(_REPO / "var" / "data")
 
 
+def storage_conn_id() -> str | None:
+    return os.environ.get(STORAGE_CONN_ID_ENV) or None
+
+
 def profiles_dir() -> Path:
     return Path(os.environ.get(PROFILES_DIR_ENV) or _REPO / "profiles")
 
 
 def expectations_dir() -> Path:
     return Path(os.environ.get(EXPECTATIONS_DIR_ENV) or _REPO / "expectations")
-
-
-def is_local_path(root: str) -> bool:
-    return "://" not in root or root.startswith("file://")
 
 
 def max_matrix_cells() -> int:

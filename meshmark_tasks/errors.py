@@ -26,14 +26,5 @@ class ResultParseError(InputFileError):
     """A load-generator output cannot be read into a normalized result."""
 
 
-class CellFailedError(MeshmarkError):
-    """A load test did not produce a usable measurement (a failed test, not a bad score)."""
-
-    def __init__(self, cell_id: str, reason: str) -> None:
-        super().__init__(f"cell {cell_id}: {reason}")
-        self.cell_id = cell_id
-        self.reason = reason
-
-
 class StoreError(MeshmarkError):
     """The Parquet store was handed data it cannot write."""

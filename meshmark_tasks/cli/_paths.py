@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from meshmark_tasks.config import is_local_path
 from meshmark_tasks.errors import MeshmarkError
+from meshmark_tasks.storage.filesystem import is_local_path, local_path
 
 
 def ensure_directory(path: str, flag: str) -> None:
@@ -15,7 +15,7 @@ def ensure_directory(path: str, flag: str) -> None:
     not under /proc."""
     if not is_local_path(path):
         return
-    local = Path(path.removeprefix("file://"))
+    local = Path(local_path(path))
     if local.exists() and not local.is_dir():
         raise MeshmarkError(f"{flag} {path}: exists and is not a directory")
     try:

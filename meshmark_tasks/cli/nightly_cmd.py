@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from meshmark_tasks.config import PROFILES_DIR_ENV, storage_root
+from meshmark_tasks.constants import LOCAL
 from meshmark_tasks.errors import ProfileError
 from meshmark_tasks.pipeline.airflow_local import REPO, airflow_env
 
@@ -51,7 +52,7 @@ def _nightly(args: argparse.Namespace) -> int:
         profile = path.stem
     conf = {
         "profile": profile,
-        "backend": "local",
+        "backend": LOCAL,
         "meshes": args.meshes,
         "qps": [_qps(q) for q in args.qps],
         "connections": args.connections,

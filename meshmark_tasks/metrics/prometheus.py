@@ -28,8 +28,8 @@ from typing import Any
 
 import requests
 
-from meshmark_tasks.backends.base import ResourceUsage
 from meshmark_tasks.errors import MeshmarkError
+from meshmark_tasks.measurement import ResourceUsage
 
 CPU_METRIC = "container_cpu_usage_seconds_total"
 MEMORY_METRIC = "container_memory_working_set_bytes"

@@ -40,12 +40,14 @@ def _prepare_database() -> None:
     from airflow.models.pool import Pool
     from airflow.utils.db import initdb
 
+    from meshmark_tasks.constants import LOADTEST_POOL
+
     initdb()  # creates the tables on first use, a quick check afterwards
     Pool.create_or_update_pool(
-        name="meshmark_loadtest",
+        name=LOADTEST_POOL,
         slots=1,
         description="Serializes MeshMark load tests so they never overlap",
-        include_deferred=False,
+        include_deferred=True,  # a deferred pod task still holds its load test's slot
     )
 
 

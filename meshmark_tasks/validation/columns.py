@@ -19,7 +19,6 @@ import numpy as np
 import pandas as pd
 
 ROW_NUMBER = "row_number"
-COMPUTED_COLUMNS = (ROW_NUMBER, "error_rate", "qps_ratio", "cpu_cores_used", "mem_bytes_used")
 
 
 def _as_float(series: pd.Series) -> pd.Series:

@@ -146,10 +146,19 @@ def _check_plan(
     return result, missing, entry
 
 
-def _status(good_rows: int, quarantined_rows: int) -> Status:
+def run_status(good_rows: int, quarantined_rows: int) -> Status:
+    """A run's data-quality status, the one place it is decided: failed when nothing survived,
+    passed_with_quarantine when something was quarantined (at any stage), else passed."""
     if good_rows == 0:
         return "failed"
     return "passed_with_quarantine" if quarantined_rows else "passed"
+
+
+def _quarantine_records(frame: pd.DataFrame | Sequence[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    if frame is None:
+        return []
+    records = frame.to_dict("records") if isinstance(frame, pd.DataFrame) else list(frame)
+    return [{column: record.get(column) for column in QUARANTINE_COLUMNS} for record in records]
 
 
 def validate_results(
@@ -157,8 +166,15 @@ def validate_results(
     *,
     planned_cell_ids: Sequence[str] | None = None,
     qps_tolerance: float = 0.05,
+    quarantined: pd.DataFrame | Sequence[dict[str, Any]] | None = None,
 ) -> ValidationOutcome:
-    """Validate normalized result rows; raise ValidationStructureError if the table itself is broken."""
+    """Validate normalized result rows; raise ValidationStructureError if the table itself is broken.
+
+    `quarantined`: rows an earlier stage already quarantined (QUARANTINE_COLUMNS, e.g. failed load
+    tests, stage "run"). Their cells count as accounted for in the planned-cells check, and they
+    join the outcome's quarantine table, status and per-mesh summary, so the outcome describes the
+    whole run and its status is the run's status.
+    """
     if not 0 <= qps_tolerance < 1:
         raise ValueError(f"qps_tolerance must be in [0, 1), got {qps_tolerance}")
     validators = gx_validators()
@@ -198,6 +214,10 @@ def validate_results(
             }
         )
 
+    earlier = _quarantine_records(quarantined)
+    if planned_cell_ids is not None and earlier:
+        accounted = {str(r["cell_id"]) for r in earlier}
+        planned_cell_ids = [c for c in planned_cell_ids if str(c) not in accounted]
     plan_result, missing, planned_summary = _check_plan(original, planned_cell_ids)
     if planned_summary is not None:
         expectations_summary.append(planned_summary)
@@ -227,6 +247,7 @@ def validate_results(
         }
         for cell_id in missing
     ]
+    quarantine_records = earlier + quarantine_records
     quarantine = pd.DataFrame(quarantine_records, columns=QUARANTINE_COLUMNS)
 
     by_mesh: dict[str, list[str]] = defaultdict(list)
@@ -236,7 +257,7 @@ def validate_results(
         str(r["mesh"]) for r in quarantine_records if r["mesh"] is not None
     }
     good_meshes = {str(m) for m in good["mesh"].dropna().unique()}
-    status = _status(len(good), len(quarantine_records))
+    status = run_status(len(good), len(quarantine_records))
     summary: dict[str, Any] = {
         "status": status,
         "suite": validators.rows_suite["name"],
@@ -246,6 +267,7 @@ def validate_results(
         "rows_total": len(original),
         "rows_good": len(good),
         "rows_quarantined": len(bad_rows),
+        "cells_quarantined_before_validation": len(earlier),
         "planned_cells_checked": planned_cell_ids is not None,
         "planned_cells_missing": missing,
         "qps_tolerance": qps_tolerance,

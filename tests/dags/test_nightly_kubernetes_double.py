@@ -1,15 +1,18 @@
 """The nightly DAG on the kubernetes backend, up to the cluster boundary.
 
 No Kubernetes API server can run here. This test runs `meshmark_nightly` for real under dag.test()
-with backend=kubernetes; only the boundaries are doubles:
+with backend=kubernetes, the mapped `loadgen` KubernetesPodOperator task once synchronously and once
+deferred (dag.test runs the trigger in line); only the boundaries are doubles:
 - the pods: tests/kubernetes/pod_double.py stands in for the API server behind
-  KubernetesPodOperator; it admits a pod only if it validates against the Kubernetes schema and the
-  restricted Pod Security Standard, and answers with the real upstream fortio result;
+  KubernetesPodOperator (and behind its trigger's async client); it admits a pod only if it
+  validates against the Kubernetes schema and the restricted Pod Security Standard, and answers
+  with the real upstream fortio result;
 - the mesh manifests: a recording API client behind the KubernetesHook (apply at provision, delete
   at teardown);
 - Prometheus: resource_usage() is replaced by a recorder (the real query code is tested against a
   real Prometheus in tests/kubernetes/test_prometheus.py).
-Everything between (pod building, XCom, parsing, validation, scoring, Parquet) is the real code.
+Everything between (pod rendering, the operator, the trigger, XCom, collecting, validation, scoring,
+Parquet) is the real code.
 """
 
 from __future__ import annotations
@@ -62,13 +65,14 @@ def airflow_db() -> None:
     Pool.create_or_update_pool("meshmark_loadtest", slots=1, description="tests", include_deferred=False)
 
 
+@pytest.mark.parametrize("deferrable", [False, True], ids=["synchronous", "deferred"])
 def test_kubernetes_run_goes_to_the_same_tables(
-    airflow_db: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    airflow_db: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, deferrable: bool
 ) -> None:
     from airflow.dag_processing.dagbag import DagBag
 
-    from meshmark_tasks.backends.base import ResourceUsage
-    from meshmark_tasks.backends.kubernetes import run as k8s_run
+    from meshmark_tasks.backends.kubernetes import backend as k8s_backend
+    from meshmark_tasks.measurement import ResourceUsage
     from meshmark_tasks.storage import DatasetStore
 
     kubeconfig = tmp_path / "kubeconfig"
@@ -84,9 +88,11 @@ def test_kubernetes_run_goes_to_the_same_tables(
         "AIRFLOW_CONN_MESHMARK_PROMETHEUS", json.dumps({"conn_type": "http", "host": "prom.test"})
     )
     monkeypatch.setenv("MESHMARK_STORAGE_ROOT", str(tmp_path / "data"))
+    monkeypatch.setenv("MESHMARK_K8S_DEFERRABLE", str(deferrable).lower())
+    monkeypatch.setenv("MESHMARK_K8S_POLL_INTERVAL_S", "0.2")
 
     hook = RecordingHook()
-    monkeypatch.setattr(k8s_run, "kubernetes_hook", lambda settings: hook)
+    monkeypatch.setattr(k8s_backend, "kubernetes_hook", lambda settings: hook)
     windows: list[dict[str, Any]] = []
 
     def fake_resource_usage(url: str, **kwargs: Any) -> ResourceUsage:
@@ -94,16 +100,21 @@ def test_kubernetes_run_goes_to_the_same_tables(
         mesh = 0.0 if kwargs["zero_components"] else 0.2
         return ResourceUsage(0.5, mesh, mesh / 2, 200e6, mesh * 1e9, mesh * 1e9)
 
-    monkeypatch.setattr(k8s_run, "resource_usage", fake_resource_usage)
+    monkeypatch.setattr(k8s_backend, "resource_usage", fake_resource_usage)
 
     dag = DagBag(dag_folder=str(REPO / "dags")).dags["meshmark_nightly"]
     cluster = FakeCluster()
     with cluster_double(cluster):
         run = dag.test(run_conf=CONF, logical_date=datetime(2026, 11, 20, 2, tzinfo=UTC))
     assert str(run.state) == "success"
-    from meshmark_tasks.pipeline.nightly import local_workdir
-
-    assert not local_workdir(run.run_id).exists()  # raw outputs were staged there, then stored
+    states = {(ti.task_id, ti.map_index): str(ti.state) for ti in run.get_task_instances()}
+    assert states[("run_cell", -1)] == "skipped"  # the branch took the kubernetes path
+    assert [states[("loadgen", i)] for i in range(4)] == ["success"] * 4
+    assert [states[("collect", i)] for i in range(4)] == ["success"] * 4
+    labels = {
+        ti.map_index: ti.rendered_map_index for ti in run.get_task_instances() if ti.task_id == "loadgen"
+    }
+    assert labels[0] == "baseline-q38p448-c16-b1024-http-r0"  # each pod task is labelled by its cell
 
     # Every pod the operator sent was admitted by the double (schema + restricted PSS + labels).
     # (the profile asks for two repetitions of each cell)
@@ -113,6 +124,8 @@ def test_kubernetes_run_goes_to_the_same_tables(
         "istio-q38p448-c16-b1024-http-r0",
         "istio-q38p448-c16-b1024-http-r1",
     ]
+    assert len(cluster.deleted) == 4  # every pod deleted once done (on_finish_action=delete_pod)
+    assert (cluster.trigger_reads > 0) is deferrable  # deferred: the trigger watched the pods
     # Manifests applied at provision and deleted at teardown, through the hook.
     methods = [m for m, _ in hook.api_client.calls]
     assert "PATCH" in methods and "DELETE" in methods

@@ -58,7 +58,9 @@ def test_the_nightly_run_scores_every_mesh(two_runs) -> None:
     assert sorted(configs["mesh"]) == ["baseline", "sidecar", "sidecar-mtls"]
     assert configs["meshmark_mean"].between(0, 100).all()
     info = _run_info(runs[0].stderr)
-    assert set(info["tasks"].values()) == {"success"}
+    kubernetes_branch = {"render_pods", "loadgen", "collect"}
+    assert {info["tasks"][t] for t in kubernetes_branch} == {"skipped"}  # the branch took the local path
+    assert {s for t, s in info["tasks"].items() if t not in kubernetes_branch} == {"success"}
     assert "run_cell[2]" in info["tasks"]
 
 

@@ -131,7 +131,7 @@ def test_nighthawk_and_k6_commands(kube_connection: str) -> None:
     )
     assert line.endswith(f"> {XCOM_RESULT_PATH}")
     k6 = loadgen_pod_kwargs(with_tool(base, "k6"), cell, SETTINGS)
-    env = {e.name: e.value for e in k6["env_vars"]}
+    env = k6["env_vars"]
     assert env["MESHMARK_K6_SCRIPT"] == K6_SCRIPT
     assert env["MESHMARK_QPS"] == "1000" and env["MESHMARK_CONNECTIONS"] == "16"
     assert f"--summary-export {XCOM_RESULT_PATH}" in k6["arguments"][0]

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from meshmark_tasks.errors import ProfileError
-from meshmark_tasks.pipeline.nightly import plan_run, profile_of, resolve_profile_path
+from meshmark_tasks.pipeline.nightly import plan_run, profile_of
+from meshmark_tasks.plan import resolve_profile_path
 
 
 def test_defaults_plan_the_demo_profile_on_the_local_backend() -> None:

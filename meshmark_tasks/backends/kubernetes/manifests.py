@@ -24,6 +24,11 @@ from typing import Any
 
 import yaml
 
+from meshmark_tasks.backends.kubernetes.commands import APP_GRPC_PORT, APP_HTTP_PORT
+from meshmark_tasks.backends.kubernetes.security import (
+    restricted_container_security_context,
+    restricted_pod_security_context,
+)
 from meshmark_tasks.backends.kubernetes.settings import KubernetesSettings
 from meshmark_tasks.errors import MeshmarkError
 from meshmark_tasks.profile import ComponentResources, MeshConfig, Profile
@@ -146,12 +151,6 @@ def render_mesh_manifests(
     profile: Profile, mesh: MeshConfig, settings: KubernetesSettings
 ) -> list[dict[str, Any]]:
     """Namespace, mesh policy and application under test for one mesh config, in apply order."""
-    from meshmark_tasks.backends.kubernetes.commands import APP_GRPC_PORT, APP_HTTP_PORT
-    from meshmark_tasks.backends.kubernetes.pods import (
-        restricted_container_security_context,
-        restricted_pod_security_context,
-    )
-
     if mesh.kind not in CLUSTER_MESH_KINDS:
         raise MeshmarkError(
             f"{profile.name}: mesh {mesh.name!r} has kind {mesh.kind!r}, which the kubernetes backend "

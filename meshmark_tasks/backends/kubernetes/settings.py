@@ -32,6 +32,8 @@ DEFAULT_LOADGEN_RESOURCES: Mapping[str, Mapping[str, str]] = {
 # USER, so runAsNonRoot alone would make the kubelet refuse them; a numeric uid satisfies it.
 DEFAULT_RUN_AS_USER = 65532
 
+_BOOLEAN = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+
 
 @dataclass(frozen=True)
 class KubernetesSettings:
@@ -50,6 +52,11 @@ class KubernetesSettings:
     startup_timeout_s: int = 300
     # Extra seconds beyond warmup + duration before Kubernetes kills a stuck load generator.
     deadline_slack_s: int = 300
+    # Deferrable pod tasks free their worker slot while the pod runs (the triggerer watches it);
+    # False runs them synchronously on the worker (e.g. an installation without a triggerer).
+    deferrable: bool = True
+    # How often the triggerer (or the worker) asks the API server about a running pod.
+    poll_interval_s: float = 5.0
 
     def namespace_for(self, mesh_name: str) -> str:
         """One benchmark namespace per mesh configuration."""
@@ -90,6 +97,21 @@ class KubernetesSettings:
             if override:
                 images[tool] = override
         kwargs["images"] = images
+        deferrable = env.get("MESHMARK_K8S_DEFERRABLE", "").strip().lower()
+        if deferrable:
+            if deferrable not in _BOOLEAN:
+                raise MeshmarkError(
+                    f"MESHMARK_K8S_DEFERRABLE: expected true or false, got {env['MESHMARK_K8S_DEFERRABLE']!r}"
+                )
+            kwargs["deferrable"] = _BOOLEAN[deferrable]
+        poll = env.get("MESHMARK_K8S_POLL_INTERVAL_S")
+        if poll:
+            try:
+                kwargs["poll_interval_s"] = float(poll)
+            except ValueError:
+                raise MeshmarkError(f"MESHMARK_K8S_POLL_INTERVAL_S: expected seconds, got {poll!r}") from None
+            if not kwargs["poll_interval_s"] > 0:
+                raise MeshmarkError("MESHMARK_K8S_POLL_INTERVAL_S: must be more than 0 seconds")
         uid = env.get("MESHMARK_K8S_RUN_AS_USER")
         if uid:
             try:

@@ -20,7 +20,6 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from meshmark_tasks.backends.base import CellMeasurement, ResourceUsage
 from meshmark_tasks.backends.local import caddy, certs, loadgen
 from meshmark_tasks.backends.local.ports import LOOPBACK, allocate_ports
 from meshmark_tasks.backends.local.processes import (
@@ -33,6 +32,7 @@ from meshmark_tasks.backends.local.processes import (
 from meshmark_tasks.backends.local.sampler import ComponentUsage, ResourceSampler
 from meshmark_tasks.errors import MeshmarkError, ProfileError
 from meshmark_tasks.matrix import Cell
+from meshmark_tasks.measurement import CellMeasurement, ResourceUsage
 from meshmark_tasks.profile import MeshConfig, Profile
 
 SUPPORTED_MESH_KINDS: frozenset[str] = frozenset({"baseline", "local-sidecar"})
