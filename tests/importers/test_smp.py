@@ -13,13 +13,13 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pytest
+import synthetic  # tests/support, on sys.path from tests/conftest.py
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from meshmark_tasks.importers import RESULT_COLUMNS, import_file, parse_smp, smp_document, to_json, to_yaml
 from meshmark_tasks.importers.smp_export import SmpExportError
-from meshmark_tasks.reporting import synthetic
 from meshmark_tasks.schemas import RESULTS
 from meshmark_tasks.scoring import aggregate_by_config, score_cells
 from meshmark_tasks.storage import DatasetStore
