@@ -161,6 +161,11 @@ def doc_commands(markdown: str) -> list[Command]:
             heredoc = "\n".join(body)
             logical = logical[: match.start()]
         comment = logical.rsplit(" # ", 1)[1].strip() if " # " in logical else ""
+        # Only lines that run kubectl/helm are shell for this check; other blocks (an env file
+        # with a multi-line quoted JSON, a Python snippet) are not split into words at all.
+        if not re.search(r"\b(kubectl|helm)\b", logical):
+            i += 1
+            continue
         for tokens in shell_commands(logical):
             if (command := parse(tokens, heredoc, comment, logical)) is not None:
                 found.append(command)
