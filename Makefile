@@ -14,8 +14,12 @@ $(UV): $(BIN)/python
 	$(BIN)/pip install --quiet uv==$(UV_VERSION)
 
 # Re-sync whenever the lock changes; the stamp keeps repeated `make` calls instant.
+# --compile-bytecode: write every package's .pyc at install time. Python reads them even under
+# PYTHONDONTWRITEBYTECODE=1 (set on some CI images), which would otherwise make every process
+# compile Airflow, Great Expectations and pandas from source again (seconds per task; see
+# docs/benchmarks.md "Pipeline overhead").
 $(VENV)/.synced: requirements.lock pyproject.toml | $(UV)
-	$(UV) pip sync --python $(BIN)/python requirements.lock
+	$(UV) pip sync --python $(BIN)/python --compile-bytecode requirements.lock
 	$(UV) pip install --python $(BIN)/python --no-deps -e .
 	touch $@
 
