@@ -21,3 +21,7 @@ DEFAULT_BACKEND: BackendName = LOCAL
 OnRegression = Literal["fail", "notify", "ignore"]
 ON_REGRESSION_CHOICES: tuple[OnRegression, ...] = ("fail", "notify", "ignore")
 DEFAULT_ON_REGRESSION: OnRegression = "fail"
+
+# Where the api-server serves the reports and Data Docs under the storage root (the `meshmark`
+# Airflow plugin, meshmark_tasks/airflow_plugin/); DAG docs and run pages link there.
+WEB_PREFIX = "/meshmark"
