@@ -127,9 +127,7 @@ def nightly_overhead(duration_s: float | None) -> dict[str, float]:
         command_wall = time.perf_counter() - start
         if proc.returncode != 0:
             raise RuntimeError(f"meshmark nightly failed:\n{proc.stderr[-4000:]}")
-        run_info = json.loads(
-            next(line for line in proc.stderr.splitlines() if line.startswith('{"dag_run"'))
-        )
+        run_info = json.loads((Path(tmp) / "airflow" / "last_nightly_run.json").read_text())
         results = DatasetStore(root).read("results")
         windows = float(pc.sum(results["duration_s"]).as_py())
         return {
