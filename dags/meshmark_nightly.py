@@ -24,7 +24,7 @@ from airflow.sdk import CronTriggerTimetable, Param, TriggerRule, dag, get_curre
 from meshmark_tasks.assets import RESULTS_ASSET
 from meshmark_tasks.backends.kubernetes.callbacks import RecordLoadWindow
 from meshmark_tasks.config import profiles_dir, storage_root
-from meshmark_tasks.constants import LOADTEST_POOL, LOCAL, WEB_PREFIX
+from meshmark_tasks.constants import LOADTEST_POOL, LOCAL, NIGHTLY_DAG_ID, WEB_PREFIX
 from meshmark_tasks.trigger_form import nightly_param_specs
 
 # "off" (or empty) leaves only manual and API triggers, e.g. for a staging Airflow or a test rig.
@@ -71,7 +71,7 @@ plugin from the storage root).
 
 
 @dag(
-    dag_id="meshmark_nightly",
+    dag_id=NIGHTLY_DAG_ID,
     schedule=SCHEDULE,
     catchup=False,
     max_active_runs=1,

@@ -15,7 +15,7 @@ from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, Param, dag, g
 
 from meshmark_tasks.assets import RESULTS_ASSET
 from meshmark_tasks.config import storage_root
-from meshmark_tasks.constants import DEFAULT_ON_REGRESSION, ON_REGRESSION_CHOICES, WEB_PREFIX
+from meshmark_tasks.constants import DEFAULT_ON_REGRESSION, ON_REGRESSION_CHOICES, REPORT_DAG_ID, WEB_PREFIX
 
 DOC = f"""
 ### MeshMark trend report
@@ -35,7 +35,7 @@ Open the [newest report]({WEB_PREFIX}/report) (or the **Trend report** tab of an
 
 
 @dag(
-    dag_id="meshmark_trend_report",
+    dag_id=REPORT_DAG_ID,
     schedule=AssetOrTimeSchedule(
         # run_immediately=0: switched on after 06:30, the first timed run is tomorrow's.
         timetable=CronTriggerTimetable("30 6 * * *", timezone="UTC", run_immediately=timedelta(0)),

@@ -27,8 +27,6 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
-NIGHTLY_DAG_ID = "meshmark_nightly"
-REPORT_DAG_ID = "meshmark_trend_report"
 RUN_INFO_FILE = "last_nightly_run.json"
 
 
@@ -111,6 +109,7 @@ def _task_states(run: Any) -> dict[str, str]:
 
 def run(conf: dict[str, Any], logical_date: str | None = None) -> int:
     from meshmark_tasks.config import storage_root
+    from meshmark_tasks.constants import NIGHTLY_DAG_ID, REPORT_DAG_ID
     from meshmark_tasks.storage import DatasetStore
 
     _quiet_airflow()
