@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 UV     := $(BIN)/uv
 UV_VERSION := 0.13.8
 
-.PHONY: setup services lock lint typecheck test test-fast nightly bench clean
+.PHONY: setup services lock lint typecheck test test-fast nightly airflow airflow-stop bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,16 @@ test-fast: setup
 # The README's main job: the nightly pipeline on the local backend, end to end.
 nightly: setup
 	$(BIN)/meshmark nightly --profile profiles/local-demo.yaml
+
+# The project's Airflow on this machine: api-server, scheduler, dag-processor, triggerer (LocalExecutor,
+# SQLite in var/airflow-ui), UI at http://localhost:$(AIRFLOW_PORT); prints the login. Ctrl-C stops it,
+# or `make airflow-stop` from another terminal. AIRFLOW_ARGS=--postgres uses a private PostgreSQL.
+AIRFLOW_PORT ?= 8080
+airflow: setup
+	$(BIN)/meshmark airflow --port $(AIRFLOW_PORT) $(AIRFLOW_ARGS)
+
+airflow-stop:
+	$(BIN)/meshmark airflow --stop
 
 bench: setup
 	$(BIN)/python -m benchmarks
