@@ -84,12 +84,16 @@ def test_the_console_shows_progress_and_nothing_a_user_cannot_act_on(two_runs) -
     _tmp, runs = two_runs
     stderr = runs[0][0].stderr
     lines = stderr.splitlines()
-    # No Airflow/structlog warning or error line in a successful run (structlog prints them as
-    # "[warning  ]" / "[error    ]"; the standard library as "WARNING"/"ERROR").
+    # No Airflow/structlog warning or error line in a successful run, on either stream (structlog
+    # prints them as "[warning  ]" / "[error    ]" on stdout; the standard library as "WARNING").
+    stdout = runs[0][0].stdout.splitlines()
     noisy = [
-        line for line in lines if re.search(r"\[(warning|error|critical)\s*\]|\b(WARNING|ERROR)\b", line)
+        line
+        for line in lines + stdout
+        if re.search(r"\[(warning|error|critical)\s*\]|\b(WARNING|ERROR)\b", line)
     ]
     assert noisy == []
+    assert [line.split(":")[0] for line in stdout] == ["parquet dataset", "report"]
     # One line per cell as it finishes, with its result, then the run's table.
     cell_lines = [
         line for line in lines if re.search(r"cell [1-3]/3 \S+: [0-9.]+ QPS of 100 requested", line)
