@@ -151,9 +151,12 @@ def port_is_free(port: int) -> bool:
 
 
 def _airflow(env: Mapping[str, str], *args: str, timeout_s: float = 600) -> str:
+    # In the Airflow home, never the checkout: a meshmark.egg-info in the working directory makes
+    # Airflow find the plugin's entry point twice.
     result = subprocess.run(
         [_bin("airflow"), *args],
         env=dict(env),
+        cwd=env["AIRFLOW_HOME"],
         capture_output=True,
         text=True,
         timeout=timeout_s,
