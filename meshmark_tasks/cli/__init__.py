@@ -25,6 +25,7 @@ SUBCOMMAND_MODULES = (
     "meshmark_tasks.cli.validate_cmd",
     "meshmark_tasks.cli.report_cmd",
     "meshmark_tasks.cli.nightly_cmd",
+    "meshmark_tasks.cli.render_cmd",
 )
 
 
