@@ -317,7 +317,10 @@ def resource_usage(
     layout = UsageLayout(
         app=(SeriesSelector(namespace, tuple(app_containers)),),
         dataplane=(SeriesSelector(namespace, tuple(dataplane_containers)),),
-        controlplane=tuple(SeriesSelector(ns) for ns in controlplane_namespaces),
+        # Node agents living in a control-plane namespace (Istio's ztunnel) are data plane.
+        controlplane=tuple(
+            SeriesSelector(ns, exclude_pod_prefixes=("ztunnel",)) for ns in controlplane_namespaces
+        ),
     )
     if not controlplane_namespaces:
         _alternation(controlplane_namespaces, "control-plane namespace")  # the same refusal as before

@@ -92,7 +92,7 @@ def loadgen_pod_kwargs(
     settings: KubernetesSettings,
     *,
     deferrable: bool | None = None,
-    native_sidecars: bool = False,
+    native_sidecars: bool | None = None,
 ) -> dict[str, Any]:
     """Keyword arguments for KubernetesPodOperator (or .partial(...).expand_kwargs) running one cell.
 
@@ -106,8 +106,11 @@ def loadgen_pod_kwargs(
     JSON result; `do_xcom_push=True` makes it the task's return value. No task_id: the caller names
     the task (a mapped task cannot take task_id from expand_kwargs). `deferrable` defaults to the
     settings' choice (see KubernetesSettings.deferrable). `native_sidecars` says whether the cluster
-    runs native sidecars (KubernetesBackend.native_sidecars resolves the profile's `auto`).
+    runs native sidecars; None takes the profile's cluster.native_sidecars, and its `auto` as
+    without (KubernetesBackend.native_sidecars resolves `auto` against the cluster).
     """
+    if native_sidecars is None:
+        native_sidecars = profile.cluster.native_sidecars is True
     mesh = profile.mesh(cell.mesh)
     facts = mesh_kind_facts(mesh.kind)
     mesh_namespace = settings.namespace_for(mesh.name)
