@@ -300,7 +300,8 @@ class Toleration(_Strict):
 class ClusterConfig(_Strict):
     """How the kubernetes backend places and starts the benchmark's pods (docs/kubernetes-backend.md)."""
 
-    native_sidecars: bool | Literal["auto"] = Field(
+    # Strict: YAML's `yes` or a string "true" must not slip in as a boolean.
+    native_sidecars: Annotated[bool, Strict()] | Literal["auto"] = Field(
         default="auto",
         description="inject sidecar proxies as Kubernetes native sidecars (1.29+); auto: ask the cluster",
     )
