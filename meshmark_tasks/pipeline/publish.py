@@ -123,8 +123,13 @@ def write_evaluated_run(
     run_date: date,
     cells_planned: int,
     run_fields: Mapping[str, Any] | None = None,
+    raise_when_failed: bool = True,
 ) -> dict[str, Any]:
-    """Write an evaluated run's four tables, Data Docs and summary (see `publish_run`)."""
+    """Write an evaluated run's four tables, Data Docs and summary (see `publish_run`).
+
+    `raise_when_failed=False` returns the summary of a run with no usable row instead of raising
+    RunFailedError (an import stores such a run with its reasons and goes on).
+    """
     from meshmark_tasks.validation import build_data_docs
 
     outcome, scored, configs = evaluated.outcome, evaluated.scored, evaluated.configs
@@ -156,7 +161,7 @@ def write_evaluated_run(
         "storage_root": store.root,
     }
     summary["summary_path"] = store.write_run_summary(run_id, summary)
-    if outcome.status == "failed":
+    if outcome.status == "failed" and raise_when_failed:
         raise RunFailedError(
             f"run {run_id}: no cell passed (quarantine holds {len(outcome.quarantine)} rows with reasons)"
         )
