@@ -9,10 +9,10 @@ results row (everything quarantined), or an --out that cannot be written.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from typing import TYPE_CHECKING, Any
 
+from meshmark_tasks.cli._paths import check_output_file
 from meshmark_tasks.config import storage_root
 from meshmark_tasks.errors import MeshmarkError
 
@@ -45,7 +45,7 @@ def _export_smp(args: argparse.Namespace) -> int:
 
     fmt = args.format or ("yaml" if (args.out or "").lower().endswith((".yaml", ".yml")) else "json")
     if args.out is not None:
-        _check_out(args.out)
+        check_output_file(args.out, "--out")
     store = DatasetStore(args.data or storage_root())
     text = export_smp(store, args.run, fmt)
     if args.out is None:
@@ -83,12 +83,3 @@ def _no_such_run(root: str, known: list[str]) -> str:
     newest = ", ".join(reversed(known[-_SHOWN_RUNS:]))
     more = f" and {len(known) - _SHOWN_RUNS} more" if len(known) > _SHOWN_RUNS else ""
     return f"no such run under {root} (newest runs: {newest}{more})"
-
-
-def _check_out(path: str) -> None:
-    """--out must be a file that can be written; said before the store is read."""
-    if os.path.isdir(path):
-        raise MeshmarkError(f"--out {path}: is a directory, not a file")
-    parent = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(parent):
-        raise MeshmarkError(f"--out {path}: the directory {parent} does not exist")
