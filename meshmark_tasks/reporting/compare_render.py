@@ -5,16 +5,22 @@ before plotly sees them)."""
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 import plotly.graph_objects as go
 from markupsafe import Markup
 
+from meshmark_tasks.errors import MeshmarkError
 from meshmark_tasks.reporting.charts import Chart, _div, _palette, _text, plotly_js
-from meshmark_tasks.reporting.compare import METRICS, RunComparison
+from meshmark_tasks.reporting.compare import METRICS, RunComparison, compare_runs
+
+if TYPE_CHECKING:
+    from meshmark_tasks.reporting.history import History
+    from meshmark_tasks.storage import DatasetStore
 
 _ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("meshmark_tasks.reporting", "templates"),
@@ -24,6 +30,8 @@ _ENV = jinja2.Environment(
     lstrip_blocks=True,
 )
 SIDE_COLORS = {"A": _palette(0), "B": _palette(1)}  # the report's first two colours
+COMPARE_PAGE = "compare.html"  # beside the trend report's index.html
+log = logging.getLogger(__name__)
 
 
 def number(value: Any) -> str:
@@ -168,3 +176,19 @@ def render_html(comparison: RunComparison, *, generated_at: str, generator_versi
         q_text=q_text,
         verdict_text=verdict_text,
     )
+
+
+def previous_run_page(
+    store: DatasetStore, history: History, *, generated_at: str, version: str
+) -> dict[str, str]:
+    """{COMPARE_PAGE: html} comparing the report's newest run with the run before it; empty when
+    there is no previous run or the two cannot be compared (no load point in common)."""
+    if len(history.runs) < 2:
+        return {}
+    previous, newest = (str(r) for r in history.runs["run_id"].iloc[-2:])
+    try:
+        comparison = compare_runs(store, previous, newest)
+    except MeshmarkError as exc:  # the report goes on without the page
+        log.warning("no comparison page: %s", exc)
+        return {}
+    return {COMPARE_PAGE: render_html(comparison, generated_at=generated_at, generator_version=version)}
