@@ -40,7 +40,9 @@ def bad_night(tmp_path_factory: pytest.TempPathFactory) -> tuple[DatasetStore, l
     return DatasetStore(root), repeated_runs.write_nights(root, newest_night_factor=1.06, seed=4)
 
 
-def test_the_mesh_that_changed_is_worse_and_nothing_else_is(regressed: tuple[DatasetStore, list[str]]) -> None:
+def test_the_mesh_that_changed_is_worse_and_nothing_else_is(
+    regressed: tuple[DatasetStore, list[str]],
+) -> None:
     store, runs = regressed
     comparison = compare_runs(store, runs[-2], runs[-1])
     flagged = {(r["mesh"], r["metric"]) for r in comparison.rows if r["significant"]}
@@ -82,7 +84,12 @@ def test_one_repetition_says_so_instead_of_inventing_certainty(tmp_path: Path) -
     assert comparison.rows
     for row in comparison.rows:
         assert row["verdict"] == "not enough repetitions"
-        assert (row["p_value"], row["q_value"], row["change_lower"], row["significant"]) == (None, None, None, False)
+        assert (row["p_value"], row["q_value"], row["change_lower"], row["significant"]) == (
+            None,
+            None,
+            None,
+            False,
+        )
         assert row["change"] is not None  # the point estimate is still shown
         assert row["a"]["lower"] is None and row["a"]["note"] == "one repetition: no confidence interval"
         assert row["note"] == "not enough repetitions: A has 1, B has 1; a test needs at least 2 on each side"
@@ -112,7 +119,9 @@ def test_cli_table_json_and_html(
     lines = out.splitlines()
     assert lines[0] == f"A: run {runs[-2]} (2026-11-07, synthetic, synthetic)"
     assert lines[1] == f"B: run {runs[-1]} (2026-11-08, synthetic, synthetic)"
-    assert any(line.startswith("sidecar ") and "p99 (ms)" in line and line.endswith("worse") for line in lines)
+    assert any(
+        line.startswith("sidecar ") and "p99 (ms)" in line and line.endswith("worse") for line in lines
+    )
     assert f"comparison page written to {page}" in err
     html = page.read_text()
     assert 'id="chart-compare-latency_ms_p99"' in html and "Plotly" in html
@@ -163,7 +172,8 @@ def test_comparison_page_renders_in_a_browser(
         time.sleep(0.2)
     assert chromium.evaluate("document.querySelectorAll('.js-plotly-plot').length") == 10
     bars = chromium.evaluate(
-        "Array.from(document.querySelectorAll('.js-plotly-plot')).map(p => p.querySelectorAll('.barlayer .trace').length)"
+        "Array.from(document.querySelectorAll('.js-plotly-plot'))"
+        ".map(p => p.querySelectorAll('.barlayer .trace').length)"
     )
     assert all(n == 2 for n in bars), bars  # A and B in every chart
     assert chromium.console_errors() == []
