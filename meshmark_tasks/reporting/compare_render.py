@@ -42,10 +42,12 @@ def number(value: Any) -> str:
 
 
 def side_text(side: dict[str, Any]) -> str:
-    """ "1.62 [1.58, 1.66] n=5", or "1.62 (n=1)" without a CI."""
+    """The median with its CI and n: "1.62 [1.58, 1.66] n=6"; below the requested level the level
+    reached is said, "20.8 [8.94, 33.7] n=3 (75 % CI)"; "1.62 (n=1)" has no CI."""
     if side["lower"] is None:
         return f"{number(side['median'])} (n={side['n']})"
-    return f"{number(side['median'])} [{number(side['lower'])}, {number(side['upper'])}] n={side['n']}"
+    text = f"{number(side['median'])} [{number(side['lower'])}, {number(side['upper'])}] n={side['n']}"
+    return text if side["level_reached"] else f"{text} ({100 * side['level']:.4g} % CI)"
 
 
 def change_text(row: dict[str, Any]) -> str:
