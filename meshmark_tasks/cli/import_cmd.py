@@ -6,7 +6,8 @@ format says is one error line, exit 2, and the store is left as it was. Then, pe
 outputs are kept (`raw/<run>/…`), the four tables, Data Docs and the run summary written through
 `pipeline.publish.write_evaluated_run`, exactly as a nightly run's. A run whose content and
 options match what the store already holds (same fingerprint in its summary) is left untouched,
-so importing the same file twice changes nothing. Cells that cannot be used are quarantined with
+so importing the same file twice changes nothing; a run the store measured itself (the export of a
+nightly run imported back) is not replaced without --force. Cells that cannot be used are quarantined with
 their reasons; that is data, not an error (exit 0). stdout: one JSON object, one entry per run.
 """
 
@@ -211,10 +212,19 @@ def import_runs(
     from meshmark_tasks.pipeline.publish import evaluate_run
 
     stored = set(store.run_ids("results"))
+    summaries = {item.run.run_id: store.read_run_summary(item.run.run_id) for item in parsed}
+    for item in parsed:
+        summary = summaries[item.run.run_id]
+        measured = item.run.run_id in stored and (summary is None or "import" not in summary)
+        if measured and not force:  # e.g. the export of a nightly run imported back into its store
+            raise MeshmarkError(
+                f"{item.source}: run {item.run.run_id!r} is a measured run in {store.root} "
+                "(not an import); importing would replace it: use another store, or --force"
+            )
     todo: list[tuple[_Parsed, str, EvaluatedRun | None]] = []
     for item in parsed:
         digest = fingerprint(fmt, item, options)
-        summary = store.read_run_summary(item.run.run_id) if item.run.run_id in stored else None
+        summary = summaries[item.run.run_id] if item.run.run_id in stored else None
         if not force and summary is not None and (summary.get("import") or {}).get("fingerprint") == digest:
             todo.append((item, digest, None))  # already stored exactly so
             continue

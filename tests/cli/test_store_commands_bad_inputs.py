@@ -65,6 +65,13 @@ def _smp(**result_fields: object) -> bytes:
     return json.dumps(doc).encode()
 
 
+def _smp_of_run(run_id: str) -> bytes:
+    """The example export, claiming to be run `run_id`."""
+    doc = json.loads(json.dumps(SMP_JSON))
+    doc["meshmark_extension"]["run"]["run_id"] = run_id
+    return json.dumps(doc).encode()
+
+
 IMPORT = "import meshery {dir}/bad.json --data {store}"
 CASES = [
     # -- import: files that are not what the format says -------------------------------------------
@@ -153,6 +160,13 @@ CASES = [
         "import smp {dir}/bad.json --data {store}",
         "{dir}/bad.json: performance_test_results[0].actual_QPS: unknown field",
         bad_json=_smp(actual_QPS=1.0),
+    ),
+    case(
+        "import-smp-over-a-measured-run",
+        "import smp {dir}/bad.json --data {store}",
+        f"{{dir}}/bad.json: run '{NIGHT_1}' is a measured run in",
+        "importing would replace it: use another store, or --force",
+        bad_json=_smp_of_run(NIGHT_1),
     ),
     case(
         "import-smp-yaml-duplicate-key",
