@@ -20,7 +20,6 @@ if TYPE_CHECKING:
     from meshmark_tasks.storage import DatasetStore
 
 FORMATS = ("json", "yaml")
-_SHOWN_RUNS = 5
 
 
 def register(subparsers: Any) -> None:
@@ -60,10 +59,11 @@ def _export_smp(args: argparse.Namespace) -> int:
 def export_smp(store: DatasetStore, run_id: str, fmt: str) -> str:
     """The SMP document of `run_id` in `store`, as JSON or YAML text."""
     from meshmark_tasks.importers import smp_document, to_json, to_yaml
+    from meshmark_tasks.reporting.compare import no_such_run
 
     known = store.run_ids("results")
     if run_id not in known:
-        raise MeshmarkError(f"--run {run_id}: {_no_such_run(store.root, known)}")
+        raise MeshmarkError(f"--run {run_id}: {no_such_run(run_id, known, store.root)}")
     results = store.read("results", run_id=run_id)
     if results.num_rows == 0:
         quarantined = store.read("quarantine", run_id=run_id).num_rows
@@ -75,11 +75,3 @@ def export_smp(store: DatasetStore, run_id: str, fmt: str) -> str:
         results, store.read("meshmark", run_id=run_id), store.read("meshmark_config", run_id=run_id)
     )
     return to_yaml(document) if fmt == "yaml" else to_json(document)
-
-
-def _no_such_run(root: str, known: list[str]) -> str:
-    if not known:
-        return f"no such run: the store under {root} holds no runs"
-    newest = ", ".join(reversed(known[-_SHOWN_RUNS:]))
-    more = f" and {len(known) - _SHOWN_RUNS} more" if len(known) > _SHOWN_RUNS else ""
-    return f"no such run under {root} (newest runs: {newest}{more})"

@@ -222,7 +222,7 @@ def compare_runs(
     """Compare side `a` (a run id or mesh@run) with side `b` in `store`; see the module doc."""
     runs = store.runs("results")
     known = [r.run_id for r in runs]
-    resolved = {"A": _resolve("A", a, known), "B": _resolve("B", b, known)}
+    resolved = {"A": _resolve("A", a, known, store.root), "B": _resolve("B", b, known, store.root)}
     stored = {r.run_id: r for r in runs}
     frames = {
         label: _values(store, [run_id], stored[run_id].run_date, stored[run_id].run_date)
@@ -254,25 +254,27 @@ def compare_runs(
 # -- sides -----------------------------------------------------------------------------------------
 
 
-def _resolve(label: str, spec: str, known: Sequence[str]) -> tuple[str, str | None]:
+def _resolve(label: str, spec: str, known: Sequence[str], root: str) -> tuple[str, str | None]:
     """(run id, mesh or None) of a side: a known run id as given, else mesh@run."""
     if spec in known:
         return spec, None
+    hint = "; a side is RUN or MESH@RUN"
     if "@" in spec:
         mesh, run_id = spec.split("@", 1)
         if mesh and run_id in known:
             return run_id, mesh
         if mesh and run_id:
-            raise CompareError(f"{label} {spec}: {_unknown_run(run_id, known)}")
-    raise CompareError(f"{label} {spec}: {_unknown_run(spec, known)}")
+            raise CompareError(f"{label} {spec}: {no_such_run(run_id, known, root, hint)}")
+    raise CompareError(f"{label} {spec}: {no_such_run(spec, known, root, hint)}")
 
 
-def _unknown_run(run_id: str, known: Sequence[str]) -> str:
+def no_such_run(run_id: str, known: Sequence[str], root: str, hint: str = "") -> str:
+    """Why `run_id` cannot be used, listing the newest runs the store has (`export smp` says it too)."""
     if not known:
-        return f"no such run {run_id!r}: the store holds no runs"
+        return f"no such run {run_id!r}: the store under {root} holds no runs"
     newest = ", ".join(reversed(known[-_SHOWN:]))
     more = f" and {len(known) - _SHOWN} more" if len(known) > _SHOWN else ""
-    return f"no such run {run_id!r} (newest runs: {newest}{more}; a side is RUN or MESH@RUN)"
+    return f"no such run {run_id!r} under {root} (newest runs: {newest}{more}{hint})"
 
 
 def _side(

@@ -224,7 +224,8 @@ CASES = [
     case(
         "export-unknown-run",
         "export smp --data {store} --run nightly-42",
-        "--run nightly-42: no such run under",
+        "--run nightly-42: no such run 'nightly-42' under",
+        "(newest runs: scheduled__2026-12-05T02:00:00+00:00, ",
     ),
     case(
         "export-run-without-results",
@@ -250,7 +251,8 @@ CASES = [
     case(
         "compare-unknown-run",
         f"compare --data {{store}} nightly-42 {NIGHT_3}",
-        "A nightly-42: no such run 'nightly-42'",
+        "A nightly-42: no such run 'nightly-42' under",
+        "; a side is RUN or MESH@RUN)",
     ),
     case(
         "compare-unknown-run-after-mesh",
@@ -282,7 +284,7 @@ CASES = [
     case(
         "compare-empty-store",
         "compare --data {dir}/empty a b",
-        "A a: no such run 'a': the store holds no runs",
+        "A a: no such run 'a': the store under {dir}/empty holds no runs",
     ),
     case(
         "compare-alpha-0",
