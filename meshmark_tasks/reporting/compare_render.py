@@ -16,7 +16,8 @@ from markupsafe import Markup
 
 from meshmark_tasks.errors import MeshmarkError
 from meshmark_tasks.reporting.charts import Chart, _div, _palette, _text, plotly_js
-from meshmark_tasks.reporting.compare import METRICS, RunComparison, compare_runs
+from meshmark_tasks.reporting.compare import RunComparison, compare_runs
+from meshmark_tasks.reporting.compare_stats import METRICS
 
 if TYPE_CHECKING:
     from meshmark_tasks.reporting.history import History
