@@ -41,8 +41,11 @@ MUE_NAMES: tuple[str, ...] = (
     "mue_success",
 )
 
-MeshKind = Literal["baseline", "local-sidecar", "istio", "linkerd", "consul"]
+MeshKind = Literal["baseline", "local-sidecar", "istio", "istio-ambient", "linkerd", "consul", "cilium"]
 NetworkFunction = Literal["mtls", "telemetry", "retries", "traffic_split"]
+# Functions that need an L7 proxy: Istio ambient's ztunnel is L4 only (they need a waypoint), and
+# Cilium handles them in its per-node Envoy only for traffic an L7 policy sends there.
+L7_NETWORK_FUNCTIONS: frozenset[str] = frozenset({"retries", "traffic_split"})
 LoadGeneratorTool = Literal["fortio", "nighthawk", "wrk2", "k6"]
 Protocol = Literal["http", "grpc"]
 
@@ -160,6 +163,10 @@ class MeshConfig(_Strict):
     network_functions: tuple[NetworkFunction, ...] = ()
     resources: MeshResources = MeshResources()
     description: str = ""
+    waypoint: bool = Field(
+        default=False,
+        description="istio-ambient only: route the app's traffic through a waypoint proxy (L7)",
+    )
 
     @field_validator("name")
     @classmethod
@@ -167,6 +174,18 @@ class MeshConfig(_Strict):
         if not _DNS_LABEL.match(value):
             raise ValueError("must be lowercase letters, digits and '-' (a DNS-1123 label)")
         return value
+
+    @model_validator(mode="after")
+    def _waypoint_fits_the_kind(self) -> MeshConfig:
+        if self.waypoint and self.kind != "istio-ambient":
+            raise ValueError(f"waypoint: only istio-ambient meshes have waypoints, not {self.kind}")
+        l7 = sorted(set(self.network_functions) & L7_NETWORK_FUNCTIONS)
+        if self.kind == "istio-ambient" and l7 and not self.waypoint:
+            raise ValueError(
+                f"network_functions: {', '.join(l7)} need an L7 proxy, and ambient's ztunnel is L4 "
+                "only: set waypoint: true"
+            )
+        return self
 
     @property
     def is_baseline(self) -> bool:
@@ -268,6 +287,38 @@ class PriceConfig(_Strict):
     mem_gib_hour: Number = Field(default=0.0042, ge=0)
 
 
+class Toleration(_Strict):
+    """A Kubernetes toleration (API field names), for benchmark nodes that carry a taint."""
+
+    key: str | None = None
+    operator: Literal["Equal", "Exists"] = "Equal"
+    value: str | None = None
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = None
+    tolerationSeconds: WholeNumber | None = Field(default=None, ge=0)  # the API field name
+
+
+class ClusterConfig(_Strict):
+    """How the kubernetes backend places and starts the benchmark's pods (docs/kubernetes-backend.md)."""
+
+    # Strict: YAML's `yes` or a string "true" must not slip in as a boolean.
+    native_sidecars: Annotated[bool, Strict()] | Literal["auto"] = Field(
+        default="auto",
+        description="inject sidecar proxies as Kubernetes native sidecars (1.29+); auto: ask the cluster",
+    )
+    node_selector: dict[str, str] = Field(
+        default_factory=dict,
+        description="pins the app, the load generator and the waypoint to dedicated benchmark nodes",
+    )
+    tolerations: tuple[Toleration, ...] = ()
+    idle_s: Number = Field(
+        default=0,
+        ge=0,
+        le=3600,
+        description="node-level data planes: quiet seconds before each cell's traffic whose usage is "
+        "subtracted (0: count the node agents' whole usage)",
+    )
+
+
 class Profile(_Strict):
     name: str
     description: str = ""
@@ -287,6 +338,7 @@ class Profile(_Strict):
     slo: SloConfig
     weights: dict[str, Number] = Field(default_factory=dict)
     prices: PriceConfig = PriceConfig()
+    cluster: ClusterConfig = ClusterConfig()
 
     @field_validator("weights")
     @classmethod

@@ -25,6 +25,10 @@ SUBCOMMAND_MODULES = (
     "meshmark_tasks.cli.validate_cmd",
     "meshmark_tasks.cli.report_cmd",
     "meshmark_tasks.cli.nightly_cmd",
+    "meshmark_tasks.cli.render_cmd",
+    "meshmark_tasks.cli.import_cmd",
+    "meshmark_tasks.cli.export_cmd",
+    "meshmark_tasks.cli.compare_cmd",
     "meshmark_tasks.cli.airflow_cmd",
 )
 

@@ -1,7 +1,8 @@
-"""Output directories named on the command line, made ready before any work starts."""
+"""Output directories and files named on the command line, checked before any work starts."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from meshmark_tasks.errors import MeshmarkError
@@ -22,3 +23,13 @@ def ensure_directory(path: str, flag: str) -> None:
         local.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise MeshmarkError(f"{flag} {path}: cannot create the directory: {exc.strerror or exc}") from None
+
+
+def check_output_file(path: str, flag: str) -> None:
+    """A local file the command will write: not a directory, in a directory that exists; said in one
+    line before the store is read or anything computed."""
+    if os.path.isdir(path):
+        raise MeshmarkError(f"{flag} {path}: is a directory, not a file")
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        raise MeshmarkError(f"{flag} {path}: the directory {parent} does not exist")

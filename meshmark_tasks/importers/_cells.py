@@ -11,6 +11,8 @@ from collections.abc import Hashable, Sequence
 # Cell ids name raw files (storage: [A-Za-z0-9][A-Za-z0-9._-]*), so mesh names must fit that too.
 _UNSAFE = re.compile(r"[^a-z0-9._-]+")
 _MAX_MESH_LEN = 100
+# Names other tools give to the no-mesh configuration (compared lower-cased and trimmed).
+NO_MESH_NAMES = frozenset({"", "none", "no mesh", "no-mesh", "no_mesh", "nomesh", "baseline"})
 
 
 def mesh_slug(name: str) -> str | None:

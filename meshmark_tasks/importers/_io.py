@@ -1,14 +1,14 @@
-"""Reading import files strictly: bytes → text → JSON/YAML, with every failure an ImportParseError.
+"""Reading import files: bytes → text → JSON/YAML, with every failure an ImportParseError.
 
-The JSON reader rejects duplicate object keys (Python's json keeps the last one silently, which
-would import a value the file's author never saw twice); the YAML reader does the same, because
-PyYAML's SafeLoader also keeps the last. (adapters/_common.py may get a shared duplicate-rejecting
-reader later; these are the importers' own until then.)
+The bounded read (size cap, `MESHMARK_MAX_INPUT_BYTES`) and the strict JSON/YAML parsers (a key
+given twice is refused, as are NaN/Infinity literals) are the shared ones of `input_files.py` and
+`documents.py`; this module turns their `InputFileError` into the importers' `ImportParseError`
+and adds what is specific to a file handed over for import: an empty file, a binary file named by
+its kind (gzip, zip, Parquet, …), and non-UTF-8 text located by its line.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable
 from datetime import UTC, date, datetime
@@ -16,11 +16,11 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, NoReturn
 
-import yaml
-
-# The shared name for a JSON value's type, so every reader words type errors alike.
+from meshmark_tasks import documents
 from meshmark_tasks.documents import json_type
+from meshmark_tasks.errors import InputFileError
 from meshmark_tasks.importers.model import ImportParseError
+from meshmark_tasks.input_files import read_input_bytes
 
 # Magic numbers of files people hand over by mistake, to say what they are instead of "not UTF-8".
 _BINARY_KINDS: tuple[tuple[bytes, str], ...] = (
@@ -33,19 +33,11 @@ _BINARY_KINDS: tuple[tuple[bytes, str], ...] = (
 
 
 def read_bytes(path: str | Path) -> bytes:
-    """The file's bytes; a missing, unreadable or empty file is an ImportParseError."""
-    source = str(path)
+    """The file's bytes, read with the input size cap; unreadable or too large is an ImportParseError."""
     try:
-        data = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise ImportParseError(source, "file not found") from None
-    except IsADirectoryError:
-        raise ImportParseError(source, "is a directory, not a file") from None
-    except PermissionError:
-        raise ImportParseError(source, "permission denied") from None
-    except OSError as exc:
-        raise ImportParseError(source, f"cannot read: {exc.strerror or exc}") from None
-    return data
+        return read_input_bytes(path)
+    except InputFileError as exc:
+        raise ImportParseError(exc.source, exc.problem) from None
 
 
 def decode_text(data: bytes, source: str) -> str:
@@ -68,68 +60,20 @@ def decode_text(data: bytes, source: str) -> str:
     return text
 
 
-class DuplicateKeyError(ValueError):
-    def __init__(self, key: str) -> None:
-        super().__init__(key)
-        self.key = key
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise DuplicateKeyError(key)
-        out[key] = value
-    return out
-
-
 def load_json(text: str, source: str) -> Any:
-    """The JSON value of `text`; syntax errors name line and column, repeated keys are refused."""
+    """The JSON value of `text` (documents.load_json: repeated keys and NaN/Infinity refused)."""
     try:
-        return json.loads(text, object_pairs_hook=_no_duplicates)
-    except DuplicateKeyError as exc:
-        raise ImportParseError(
-            source, f"duplicate JSON key {exc.key!r}: an object must not repeat a key"
-        ) from None
-    except json.JSONDecodeError as exc:
-        raise ImportParseError(source, f"not JSON: {exc.msg} (column {exc.colno})", line=exc.lineno) from None
-    except RecursionError:
-        raise ImportParseError(source, "not JSON: nested too deeply") from None
-    except ValueError as exc:  # an integer literal longer than Python converts
-        raise ImportParseError(source, f"not JSON: {exc}") from None
-
-
-class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that refuses a mapping with a repeated key."""
-
-
-def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-    loader.flatten_mapping(node)
-    seen: set[Any] = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        if key in seen:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r}: a mapping must not repeat a key", key_node.start_mark
-            )
-        seen.add(key)
-    return loader.construct_mapping(node, deep=deep)
-
-
-_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+        return documents.load_json(text, source)
+    except InputFileError as exc:
+        raise ImportParseError(exc.source, exc.problem) from None
 
 
 def load_yaml(text: str, source: str) -> Any:
-    """The YAML document in `text` (safe types only); errors name the line."""
+    """The YAML document in `text` (documents.load_yaml: safe types only, repeated keys refused)."""
     try:
-        return yaml.load(text, Loader=_StrictLoader)  # a SafeLoader subclass: safe types only
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else None
-        problem = exc.problem or exc.context or "invalid YAML"
-        raise ImportParseError(source, f"not YAML: {problem}", line=line) from None
-    except yaml.YAMLError as exc:
-        raise ImportParseError(source, f"not YAML: {exc}") from None
+        return documents.load_yaml(text, source)
+    except InputFileError as exc:
+        raise ImportParseError(exc.source, exc.problem) from None
 
 
 # -- typed access to a parsed document, every failure naming the field's path ---------------------

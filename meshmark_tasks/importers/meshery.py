@@ -32,7 +32,7 @@ from typing import Any
 
 from meshmark_tasks.adapters import parse_text
 from meshmark_tasks.errors import ResultParseError
-from meshmark_tasks.importers._cells import mesh_slug, repetitions
+from meshmark_tasks.importers._cells import NO_MESH_NAMES, mesh_slug, repetitions
 from meshmark_tasks.importers._io import Fields, decode_text, json_type, load_json, path_of
 from meshmark_tasks.importers.model import ImportedRun, RawOutput, quarantine_row, results_row
 from meshmark_tasks.matrix import cell_id_for
@@ -41,7 +41,6 @@ from meshmark_tasks.result import NormalizedResult
 BACKEND = "import:meshery"
 # Meshery's "load-generator" → the adapter format its runner_results are in.
 LOAD_GENERATOR_FORMATS = {"fortio": "fortio", "wrk2": "fortio", "nighthawk": "nighthawk"}
-NO_MESH = frozenset({"", "none", "no mesh", "no-mesh", "no_mesh"})
 BASELINE_MESH = "baseline"
 # Field → its spellings: Meshery's Go models (snake_case) and mesheryctl / remote provider (camelCase).
 SPELLINGS: dict[str, tuple[str, ...]] = {
@@ -202,7 +201,7 @@ def _run(
 
 
 def _mesh(value: Any, field: str, fields: Fields) -> _Mesh:
-    if value is None or (isinstance(value, str) and value.strip().lower() in NO_MESH):
+    if value is None or (isinstance(value, str) and value.strip().lower() in NO_MESH_NAMES):
         return _Mesh(BASELINE_MESH, "baseline", True)
     slug = mesh_slug(fields.string(value, field))
     if slug is None:

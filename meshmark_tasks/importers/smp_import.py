@@ -14,7 +14,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from meshmark_tasks.importers._cells import mesh_slug
+from meshmark_tasks.importers._cells import NO_MESH_NAMES, mesh_slug
 from meshmark_tasks.importers._io import Fields, decode_text, load_json, load_yaml, path_of
 from meshmark_tasks.importers.model import ImportedRun, results_row
 from meshmark_tasks.importers.smp_export import CONFIG_SCORE_COLUMNS, EXTENSION_COLUMNS, SCORE_COLUMNS
@@ -157,12 +157,19 @@ def _mesh_configs(value: Any, fields: Fields) -> dict[str, dict[str, Any]]:
         if mesh is None:
             fields.fail(path_of(path, "id"), f"cannot make a mesh name of {mesh_id!r}")
         entry: dict[str, Any] = {"mesh": mesh}
+        typed = mesh_type.get("type") not in (None, "INVALID_MESH")
         if "mesh_kind" in labels:
             entry["mesh_kind"] = labels["mesh_kind"]
-        elif mesh_type.get("type") not in (None, "INVALID_MESH"):
+        elif typed:
             entry["mesh_kind"] = str(mesh_type["type"]).lower().replace("_", "-")
         if "is_baseline" in labels:
             entry["is_baseline"] = _label_bool(labels["is_baseline"], path_of(path, "labels"), fields)
+        else:
+            # SMP has no "no mesh" type: a config without a mesh type whose id says "no mesh"
+            # (no-mesh, none, baseline, …) is the baseline; any other config is a mesh.
+            entry["is_baseline"] = not typed and mesh_id.strip().lower() in NO_MESH_NAMES
+            if entry["is_baseline"]:
+                entry.setdefault("mesh_kind", "baseline")
         if "network_functions" in labels:
             entry["network_functions"] = labels["network_functions"]
         meshes[mesh_id] = entry

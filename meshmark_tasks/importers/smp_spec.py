@@ -122,6 +122,7 @@ MESH_TYPES = {
     "appmesh": "APP_MESH",
     "consul": "CONSUL",
     "istio": "ISTIO",
+    "istio-ambient": "ISTIO",  # the data-plane mode travels in the meshmark labels
     "kuma": "KUMA",
     "linkerd": "LINKERD",
     "traefik-mesh": "TRAEFIK_MESH",

@@ -9,6 +9,7 @@ Data Docs and run summary.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
@@ -19,12 +20,55 @@ if TYPE_CHECKING:
 
     from meshmark_tasks.profile import PriceConfig
     from meshmark_tasks.storage import DatasetStore
+    from meshmark_tasks.validation import ValidationOutcome
 
 TABLES_WRITTEN = ("results", "meshmark", "meshmark_config", "quarantine")
 
 
 class RunFailedError(MeshmarkError):
     """The run produced no usable measurement at all (everything failed or was quarantined)."""
+
+
+@dataclass
+class EvaluatedRun:
+    """One run validated and scored, not yet written: what `write_evaluated_run` stores.
+
+    `outcome.good` / `outcome.quarantine` are the results and quarantine rows; a caller that keeps
+    raw outputs after evaluating (the import command) may still fill in their `raw_path`.
+    """
+
+    outcome: ValidationOutcome
+    scored: pd.DataFrame
+    configs: pd.DataFrame
+
+
+def evaluate_run(
+    results: pd.DataFrame,
+    *,
+    quarantined: Sequence[Mapping[str, Any]] = (),
+    planned_cell_ids: Sequence[str] | None = None,
+    qps_tolerance: float = 0.05,
+    weights: Mapping[str, float] | None = None,
+    prices: PriceConfig | None = None,
+    imported: bool = False,
+) -> EvaluatedRun:
+    """Validate `results` (quarantining what fails) and score the rest; nothing is written.
+
+    `imported`: the rows come from another tool's results, validated with the import variant of
+    the results suite (docs/validation.md, "Imported runs").
+    """
+    from meshmark_tasks.scoring import aggregate_by_config, score_cells
+    from meshmark_tasks.validation import validate_results
+
+    outcome = validate_results(
+        results,
+        planned_cell_ids=planned_cell_ids,
+        qps_tolerance=qps_tolerance,
+        quarantined=list(quarantined),
+        imported=imported,
+    )
+    scored = score_cells(outcome.good, weights=weights, prices=prices)
+    return EvaluatedRun(outcome, scored, aggregate_by_config(scored))
 
 
 def publish_run(
@@ -39,6 +83,7 @@ def publish_run(
     weights: Mapping[str, float] | None = None,
     prices: PriceConfig | None = None,
     run_fields: Mapping[str, Any] | None = None,
+    imported: bool = False,
 ) -> dict[str, Any]:
     """Validate `results`, quarantine what fails, score the rest, write everything; return the summary.
 
@@ -48,23 +93,46 @@ def publish_run(
       an earlier quarantine row is quarantined as missing. None skips that check.
     - `qps_tolerance`, `weights`, `prices`: the validation and scoring rules (a profile's).
     - `run_fields`: extra fields for the run summary (profile, backend, ...).
+    - `imported`: validate with the import suite (see `evaluate_run`).
 
     Writes the results, meshmark, meshmark_config and quarantine tables (one file per run each,
     replacing a previous write of the same run), the run's Data Docs and runs/<run>.json. Raises
     RunFailedError after writing everything when no row survived, so a DAG run fails loudly while
     the quarantine table still says why.
     """
-    from meshmark_tasks.scoring import aggregate_by_config, score_cells
-    from meshmark_tasks.validation import build_data_docs, validate_results
-
-    outcome = validate_results(
+    evaluated = evaluate_run(
         results,
+        quarantined=quarantined,
         planned_cell_ids=planned_cell_ids,
         qps_tolerance=qps_tolerance,
-        quarantined=list(quarantined),
+        weights=weights,
+        prices=prices,
+        imported=imported,
     )
-    scored = score_cells(outcome.good, weights=weights, prices=prices)
-    configs = aggregate_by_config(scored)
+    planned = len(planned_cell_ids) if planned_cell_ids is not None else len(results) + len(quarantined)
+    return write_evaluated_run(
+        store, evaluated, run_id=run_id, run_date=run_date, cells_planned=planned, run_fields=run_fields
+    )
+
+
+def write_evaluated_run(
+    store: DatasetStore,
+    evaluated: EvaluatedRun,
+    *,
+    run_id: str,
+    run_date: date,
+    cells_planned: int,
+    run_fields: Mapping[str, Any] | None = None,
+    raise_when_failed: bool = True,
+) -> dict[str, Any]:
+    """Write an evaluated run's four tables, Data Docs and summary (see `publish_run`).
+
+    `raise_when_failed=False` returns the summary of a run with no usable row instead of raising
+    RunFailedError (an import stores such a run with its reasons and goes on).
+    """
+    from meshmark_tasks.validation import build_data_docs
+
+    outcome, scored, configs = evaluated.outcome, evaluated.scored, evaluated.configs
     frames = {
         "results": outcome.good,
         "meshmark": scored,
@@ -76,13 +144,12 @@ def publish_run(
         for table in TABLES_WRITTEN
     }
     data_docs = store.put_data_docs(run_id, lambda directory: build_data_docs(outcome, directory))
-    planned = len(planned_cell_ids) if planned_cell_ids is not None else len(results) + len(quarantined)
     summary: dict[str, Any] = {
         "run_id": run_id,
         "run_date": run_date.isoformat(),
         **dict(run_fields or {}),
         "data_quality": outcome.status,
-        "cells_planned": planned,
+        "cells_planned": cells_planned,
         "cells_scored": len(scored),
         "cells_quarantined": len(outcome.quarantine),
         "meshes_fully_quarantined": outcome.summary["meshes_fully_quarantined"],
@@ -94,7 +161,7 @@ def publish_run(
         "storage_root": store.root,
     }
     summary["summary_path"] = store.write_run_summary(run_id, summary)
-    if outcome.status == "failed":
+    if outcome.status == "failed" and raise_when_failed:
         raise RunFailedError(
             f"run {run_id}: no cell passed (quarantine holds {len(outcome.quarantine)} rows with reasons)"
         )

@@ -35,13 +35,15 @@ def publish(out_base: str, run_date: str, contents: Mapping[str, str]) -> Publis
     if missing:
         raise ValueError(f"report is missing {', '.join(missing)}")
     loc = _location(out_base)
+    # Pages beside the report (compare.html) come first: whoever sees index.html finds them too.
+    names = [name for name in contents if name not in REPORT_FILES] + list(REPORT_FILES)
     for folder in (run_date, LATEST):
-        for name in REPORT_FILES:
+        for name in names:
             fsx.write_atomically(loc, loc.path(folder, name), _writer(contents[name].encode("utf-8")))
     return Published(
         report_dir=loc.url(run_date),
         latest_dir=loc.url(LATEST),
-        files={name: loc.url(run_date, name) for name in REPORT_FILES},
+        files={name: loc.url(run_date, name) for name in names},
     )
 
 

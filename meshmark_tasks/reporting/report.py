@@ -10,6 +10,7 @@ from importlib import metadata
 from typing import Any
 
 from meshmark_tasks.reporting.charts import all_charts
+from meshmark_tasks.reporting.compare_render import COMPARE_PAGE, previous_run_page
 from meshmark_tasks.reporting.history import History, load_history
 from meshmark_tasks.reporting.html import render_html
 from meshmark_tasks.reporting.markdown import render_markdown
@@ -116,6 +117,7 @@ def build_report(
     quality = data_quality(store.read_run_summary(run_id))
     document["data_quality"] = quality
     profiles = sorted({str(p) for p in history.runs["profile"].dropna()})
+    extra_pages = previous_run_page(store, history, generated_at=generated_at, version=_version())
     html = render_html(
         run_id=run_id,
         run_date=run_date,
@@ -133,6 +135,7 @@ def build_report(
         rule=rule_dict,
         prices=price_assumptions(profiles),
         generator_version=_version(),
+        compare_href=COMPARE_PAGE if extra_pages else None,
     )
     markdown = render_markdown(
         run_id=run_id,
@@ -151,6 +154,7 @@ def build_report(
             "regressions.json": json.dumps(document, indent=2, allow_nan=False) + "\n",
             "summary.md": markdown,
             "index.html": html,
+            **extra_pages,
         },
     )
     return ReportResult(

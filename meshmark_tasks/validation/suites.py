@@ -24,6 +24,8 @@ Scope = Literal["structure", "row", "duplicates", "planned"]
 
 STRUCTURE_SUITE_FILE = "results_structure.json"
 RESULTS_SUITE_FILE = "results_suite.json"
+# The results suite of runs imported from other tools (docs/validation.md, "Imported runs").
+IMPORT_SUITE_FILE = "results_import_suite.json"
 PLANNED_SUITE_FILE = "planned_cells_suite.json"
 
 

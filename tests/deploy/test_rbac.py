@@ -3,8 +3,9 @@
 Validated offline with kubernetes-validate (strict). Access is checked with a small evaluator of
 RBAC's documented matching rules (apiGroups, resources incl. subresources, verbs, resourceNames;
 Roles bound per namespace, ClusterRoles through ClusterRoleBindings) against what the backend does:
-server-side apply (create + patch) and delete of every object render_mesh_manifests produces for the
-shipped cluster profile, and the KubernetesPodOperator's pod calls. And against what it must not do.
+server-side apply (create + patch) and delete of every object render_mesh_manifests produces for
+every shipped cluster profile (profiles/cluster-*.yaml), and the KubernetesPodOperator's pod calls.
+And against what it must not do.
 """
 
 from __future__ import annotations
@@ -18,12 +19,13 @@ import pytest
 import yaml
 
 from meshmark_tasks.backends.kubernetes import KubernetesSettings, render_mesh_manifests
-from meshmark_tasks.profile import load_profile
+from meshmark_tasks.profile import Profile, load_profile
 
 REPO = Path(__file__).resolve().parents[2]
 RBAC = REPO / "deploy" / "kubernetes" / "rbac.yaml"
 COMPOSE_TOKEN = REPO / "deploy" / "kubernetes" / "compose-token.yaml"
-CLUSTER_PROFILE = REPO / "profiles" / "cluster-istio-linkerd.yaml"
+# Every shipped profile meant for a cluster: a new one must come with its namespaces' access.
+CLUSTER_PROFILES = sorted((REPO / "profiles").glob("cluster-*.yaml"))
 KUBERNETES_VERSION = "1.33.0"
 SERVICE_ACCOUNT = ("airflow", "meshmark-airflow")
 
@@ -105,11 +107,20 @@ def rbac() -> list[dict[str, Any]]:
     return load_rbac()
 
 
+def cluster_profiles() -> list[Profile]:
+    assert len(CLUSTER_PROFILES) >= 2, CLUSTER_PROFILES
+    return [load_profile(path) for path in CLUSTER_PROFILES]
+
+
 @pytest.fixture(scope="module")
 def mesh_manifests() -> list[dict[str, Any]]:
-    profile = load_profile(CLUSTER_PROFILE)
     settings = KubernetesSettings()
-    return [doc for mesh in profile.meshes for doc in render_mesh_manifests(profile, mesh, settings)]
+    return [
+        doc
+        for profile in cluster_profiles()
+        for mesh in profile.meshes
+        for doc in render_mesh_manifests(profile, mesh, settings)
+    ]
 
 
 def test_every_object_is_valid_for_kubernetes(rbac: list[dict[str, Any]]) -> None:
@@ -117,10 +128,11 @@ def test_every_object_is_valid_for_kubernetes(rbac: list[dict[str, Any]]) -> Non
         kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
 
 
-def test_a_namespace_and_bound_role_for_each_mesh_of_the_cluster_profile(rbac: list[dict[str, Any]]) -> None:
-    profile = load_profile(CLUSTER_PROFILE)
+def test_a_namespace_and_bound_role_for_each_mesh_of_the_cluster_profiles(rbac: list[dict[str, Any]]) -> None:
     settings = KubernetesSettings()
-    expected = {settings.namespace_for(mesh.name) for mesh in profile.meshes}
+    expected = {
+        settings.namespace_for(mesh.name) for profile in cluster_profiles() for mesh in profile.meshes
+    }
     namespaces = {d["metadata"]["name"] for d in rbac if d["kind"] == "Namespace"}
     roles = {d["metadata"]["namespace"] for d in rbac if d["kind"] == "Role"}
     bindings = {
@@ -134,7 +146,14 @@ def test_provisioning_and_teardown_are_allowed(
 ) -> None:
     """Server-side apply of each rendered object (patch, and create when new) and its deletion."""
     kinds = {doc["kind"] for doc in mesh_manifests}
-    assert {"Namespace", "Deployment", "Service", "PeerAuthentication"} <= kinds
+    assert {
+        "Namespace",
+        "Deployment",
+        "Service",
+        "PeerAuthentication",
+        "Gateway",
+        "CiliumNetworkPolicy",
+    } <= kinds
     for doc in mesh_manifests:
         group, resource = group_and_resource(doc)
         namespace = doc["metadata"].get("namespace")
@@ -146,9 +165,8 @@ def test_provisioning_and_teardown_are_allowed(
 
 
 def test_load_generator_pods_are_allowed_in_each_benchmark_namespace(rbac: list[dict[str, Any]]) -> None:
-    profile = load_profile(CLUSTER_PROFILE)
     settings = KubernetesSettings()
-    for mesh in profile.meshes:
+    for mesh in (mesh for profile in cluster_profiles() for mesh in profile.meshes):
         namespace = settings.loadgen_namespace_for(mesh.name)
         for group, resource, verb in POD_NEEDS:
             request = Request(verb, group, resource, namespace, "loadgen-pod")
@@ -169,6 +187,10 @@ def test_load_generator_pods_are_allowed_in_each_benchmark_namespace(rbac: list[
         Request("create", "rbac.authorization.k8s.io", "roles", "meshmark-istio"),
         Request("create", "", "pods/exec", "airflow", "scheduler-0"),
         Request("deletecollection", "", "pods", "meshmark-linkerd"),
+        Request("create", "cilium.io", "ciliumclusterwidenetworkpolicies", None, "any"),
+        Request("create", "cilium.io", "ciliumnetworkpolicies", "kube-system", "any"),
+        Request("create", "gateway.networking.k8s.io", "gateways", "istio-system", "any"),
+        Request("list", "", "pods", "istio-system"),  # the node agents are read from Prometheus only
     ],
     ids=lambda r: f"{r.verb}-{r.resource}-{r.namespace}-{r.name}",
 )

@@ -52,7 +52,13 @@ def _rename(mapping: dict[str, Any], old: str, new: str) -> None:
 CASES: list[tuple[str, Parser, bytes, str, str]] = [
     # -- Meshery ------------------------------------------------------------------------------------
     ("meshery-empty-file", parse_meshery, b"  \n", "", "empty file"),
-    ("meshery-given-a-csv", parse_meshery, CSV_TEXT.encode(), "line 1", "not JSON: Expecting value"),
+    (
+        "meshery-given-a-csv",
+        parse_meshery,
+        CSV_TEXT.encode(),
+        "",
+        "not valid JSON: Expecting value (line 1, column 1)",
+    ),
     (
         "meshery-gzip",
         parse_meshery,
@@ -67,15 +73,22 @@ CASES: list[tuple[str, Parser, bytes, str, str]] = [
         "line 4",
         "not UTF-8 text: byte 0xff",
     ),
-    ("meshery-truncated", parse_meshery, MESHERY_TEXT[:700].encode(), "line ", "not JSON: "),
+    ("meshery-truncated", parse_meshery, MESHERY_TEXT[:700].encode(), "", "not valid JSON: "),
     ("meshery-empty-array", parse_meshery, b"[]", "", "no performance results: the array is empty"),
+    (
+        "meshery-nan-literal",
+        parse_meshery,
+        MESHERY_TEXT.replace('"ActualQPS": 38.44836361217263', '"ActualQPS": NaN', 1).encode(),
+        "",
+        "ActualQPS: NaN is not a number (JSON has no NaN or Infinity)",
+    ),
     ("meshery-empty-page", parse_meshery, b'{"page": 0, "results": []}', "results", "the array is empty"),
     (
         "meshery-duplicate-key",
         parse_meshery,
         MESHERY_TEXT.replace('"mesh": "istio",', '"mesh": "istio", "mesh": "linkerd",', 1).encode(),
         "",
-        "duplicate JSON key 'mesh'",
+        "duplicate key 'mesh': a JSON object may give each key only once",
     ),
     (
         "meshery-both-spellings",
@@ -245,15 +258,15 @@ CASES: list[tuple[str, Parser, bytes, str, str]] = [
         "smp-yaml-duplicate-key",
         parse_smp,
         SMP_YAML.replace("  duration: 60s\n", "  duration: 60s\n  duration: 30s\n").encode(),
-        "line 17",  # the second "duration"
-        "duplicate key 'duration'",
+        "",
+        "not valid YAML: duplicate key 'duration' at line 17",  # the second "duration"
     ),
     (
         "smp-yaml-syntax",
         parse_smp,
         SMP_YAML.replace("clients:\n", "clients: [\n", 1).encode(),
-        "line ",
-        "not YAML",
+        "",
+        "not valid YAML: ",
     ),
     (
         "smp-wrong-kind",

@@ -219,7 +219,9 @@ def test_a_foreign_smp_document_imports_as_far_as_smp_goes() -> None:
     assert (istio["latency_ms_mean"], istio["latency_ms_p99"], istio["actual_qps"]) == (1.4, 3.861, 999.8)
     assert istio["duration_s"] == 240.0  # end_time − start_time
     assert istio["requests_total"] is None  # SMP has no field for it
-    assert (no_mesh["mesh"], no_mesh["mesh_kind"], no_mesh["is_baseline"]) == ("no-mesh", None, None)
+    assert istio["is_baseline"] is False
+    # SMP has no "no mesh" type: an untyped config named like one is the baseline.
+    assert (no_mesh["mesh"], no_mesh["mesh_kind"], no_mesh["is_baseline"]) == ("no-mesh", "baseline", True)
 
 
 def test_export_refuses_rows_of_two_runs(stored_run: tuple[pa.Table, pa.Table, pa.Table]) -> None:

@@ -47,7 +47,7 @@ def run_operator(
 ) -> tuple[Any, dict[str, Any]]:
     from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
 
-    kwargs = {**loadgen_pod_kwargs(profile, cell, SETTINGS), **overrides}
+    kwargs = {**loadgen_pod_kwargs(profile, cell, SETTINGS, native_sidecars=True), **overrides}
     operator = KubernetesPodOperator(task_id=f"loadgen-{cell.cell_id}", **kwargs)
     context = execution_context(operator.task_id)
     with cluster_double(cluster):

@@ -158,11 +158,11 @@ def test_collect_takes_the_window_from_the_container_when_the_tool_has_none(
     )
     asked: list[dict[str, Any]] = []
 
-    def fake_resource_usage(url: str, **kwargs: Any) -> ResourceUsage:
-        asked.append(kwargs)
+    def fake_resource_usage(url: str, layout: Any, **kwargs: Any) -> ResourceUsage:
+        asked.append({"layout": layout, **kwargs})
         return ResourceUsage(0.5, 0.2, 0.1, 1e8, 5e7, 3e8)
 
-    monkeypatch.setattr(k8s_backend, "resource_usage", fake_resource_usage)
+    monkeypatch.setattr(k8s_backend, "mesh_resource_usage", fake_resource_usage)
     monkeypatch.setattr(k8s_backend, "prometheus_url_from_connection", lambda conn_id: "http://prom.test")
     summary = (REPO / "tests" / "fixtures" / "k6" / "k6-errors-full-trend.json").read_text()
     finished = datetime(2026, 11, 20, 2, 5, tzinfo=UTC)
@@ -172,7 +172,8 @@ def test_collect_takes_the_window_from_the_container_when_the_tool_has_none(
     assert measurement.result.end_time is None  # k6 summaries carry no timestamps
     assert asked[0]["end"] == finished
     assert asked[0]["start"] == finished - timedelta(seconds=measurement.result.duration_s)
-    assert asked[0]["namespace"] == "meshmark-istio"
+    assert asked[0]["layout"].benchmark_namespace == "meshmark-istio"
+    assert asked[0]["idle"] is None  # sidecars are measured by container, no idle stretch
 
     empty = KubernetesBackend(KubernetesSettings()).measure(plan, cell, "run", tmp_path, CellHandoff(None))
     assert empty.failure is not None and "returned no result" in empty.failure

@@ -81,6 +81,13 @@ CATALOGUE: dict[str, tuple[str, ...]] = {
     "every command, through meshmark_tasks.cli:main (issue 13's table)": (
         "tests/cli/test_bad_inputs_cli.py::test_bad_input_is_one_line_and_exit_2",
     ),
+    "import files (importers, library)": (
+        "tests/importers/test_bad_inputs.py::test_bad_input_is_one_clear_error",
+        "tests/importers/test_bad_inputs.py::test_file_level_errors",
+    ),
+    "meshmark import, export smp and compare (store left unchanged)": (
+        "tests/cli/test_store_commands_bad_inputs.py::test_bad_input_is_one_line_exit_2_and_the_store_unchanged",
+    ),
 }
 
 MARKER = "bad_input"

@@ -12,6 +12,7 @@ from validation_rows import healthy_rows, planned_cells
 from meshmark_tasks.cli import main
 from meshmark_tasks.validation import build_data_docs, validate_results
 from meshmark_tasks.validation.suites import (
+    IMPORT_SUITE_FILE,
     PLANNED_SUITE_FILE,
     RESULTS_SUITE_FILE,
     STRUCTURE_SUITE_FILE,
@@ -20,9 +21,14 @@ from meshmark_tasks.validation.suites import (
 )
 
 REPO = Path(__file__).resolve().parents[2]
-SUITES = (STRUCTURE_SUITE_FILE, RESULTS_SUITE_FILE, PLANNED_SUITE_FILE)
+SUITES = (STRUCTURE_SUITE_FILE, RESULTS_SUITE_FILE, PLANNED_SUITE_FILE, IMPORT_SUITE_FILE)
 # 2: booleans in numeric columns fail the structure; counts and ints must fit the schema's types.
-SUITE_VERSIONS = {STRUCTURE_SUITE_FILE: "2", RESULTS_SUITE_FILE: "2", PLANNED_SUITE_FILE: "1"}
+SUITE_VERSIONS = {
+    STRUCTURE_SUITE_FILE: "2",
+    RESULTS_SUITE_FILE: "2",
+    PLANNED_SUITE_FILE: "1",
+    IMPORT_SUITE_FILE: "1",
+}
 
 
 def _write_jsonl(path: Path, rows: list[dict]) -> Path:

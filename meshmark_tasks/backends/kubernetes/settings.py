@@ -28,6 +28,14 @@ DEFAULT_LOADGEN_RESOURCES: Mapping[str, Mapping[str, str]] = {
     "limits": {"cpu": "2", "memory": "1Gi"},
 }
 
+# A tiny pinned image whose `sleep` holds a load-generator pod quiet before its traffic (the idle
+# stretch that node-level data planes are measured in; fortio's image has no shell to sleep in).
+DEFAULT_WAIT_IMAGE = "busybox:1.37.0"
+WAIT_CONTAINER_RESOURCES: Mapping[str, Mapping[str, str]] = {
+    "requests": {"cpu": "10m", "memory": "16Mi"},
+    "limits": {"cpu": "50m", "memory": "32Mi"},
+}
+
 # Non-root numeric user for every container we start. Images such as fortio (FROM scratch) have no
 # USER, so runAsNonRoot alone would make the kubelet refuse them; a numeric uid satisfies it.
 DEFAULT_RUN_AS_USER = 65532
@@ -57,6 +65,12 @@ class KubernetesSettings:
     deferrable: bool = True
     # How often the triggerer (or the worker) asks the API server about a running pod.
     poll_interval_s: float = 5.0
+    # Whether the cluster runs native sidecars, for profiles that leave cluster.native_sidecars at
+    # auto; None: ask the API server for its version (native sidecars are on by default from 1.29).
+    native_sidecars: bool | None = None
+    wait_image: str = DEFAULT_WAIT_IMAGE
+    # The Prometheus series label naming a container's node (node-level data-plane attribution).
+    node_label: str = "node"
 
     def namespace_for(self, mesh_name: str) -> str:
         """One benchmark namespace per mesh configuration."""
@@ -87,6 +101,8 @@ class KubernetesSettings:
             "MESHMARK_PROMETHEUS_CONN_ID": "prometheus_conn_id",
             "MESHMARK_K8S_LOADGEN_NAMESPACE": "loadgen_namespace",
             "MESHMARK_K8S_APP_IMAGE": "app_image",
+            "MESHMARK_K8S_WAIT_IMAGE": "wait_image",
+            "MESHMARK_PROMETHEUS_NODE_LABEL": "node_label",
         }
         for var, attr in simple.items():
             if env.get(var):
@@ -104,6 +120,14 @@ class KubernetesSettings:
                     f"MESHMARK_K8S_DEFERRABLE: expected true or false, got {env['MESHMARK_K8S_DEFERRABLE']!r}"
                 )
             kwargs["deferrable"] = _BOOLEAN[deferrable]
+        native = env.get("MESHMARK_K8S_NATIVE_SIDECARS", "").strip().lower()
+        if native:
+            if native not in _BOOLEAN:
+                raise MeshmarkError(
+                    "MESHMARK_K8S_NATIVE_SIDECARS: expected true or false, "
+                    f"got {env['MESHMARK_K8S_NATIVE_SIDECARS']!r}"
+                )
+            kwargs["native_sidecars"] = _BOOLEAN[native]
         poll = env.get("MESHMARK_K8S_POLL_INTERVAL_S")
         if poll:
             try:
