@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 progress = logging.getLogger(PROGRESS_LOGGER)
 
 PlanLike = RunPlan | Mapping[str, Any]
+TESTBED_DETAILS_EXT = "testbed.json"  # raw/<run>/<cell>.testbed.json, local cells only
 
 
 def plan_run(params: Mapping[str, Any]) -> dict[str, Any]:
@@ -67,6 +68,11 @@ def run_planned_cell(
             store = DatasetStore(run_plan.storage_root, conn_id=run_plan.storage_conn_id)
             ext = f"{measurement.raw_format or 'out'}{''.join(Path(measurement.raw_path).suffixes[-1:])}"
             raw_path = store.put_raw(run_id, cell.cell_id, Path(measurement.raw_path), ext)
+            # The local testbed's account of the cell (phase timings, ports, each process's CPU
+            # and memory) is kept beside it: what a slow or odd cell is checked against.
+            details = Path(scratch) / f"{cell.cell_id}.{TESTBED_DETAILS_EXT}"
+            if details.is_file():
+                store.put_raw(run_id, cell.cell_id, details, TESTBED_DETAILS_EXT)
     position = (run_plan.cell_ids.index(cell.cell_id) + 1, len(run_plan.cells))
     line = cell_line(measurement, position=position)
     progress.log(logging.WARNING if measurement.failure else logging.INFO, line)
