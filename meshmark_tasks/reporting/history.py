@@ -159,7 +159,10 @@ def load_history(
     repetitions = repetitions.merge(runs[["run_id", "run_seq"]], on="run_id")
     repetitions = repetitions.sort_values(["run_seq", "mesh", "load_point", "repetition"], kind="stable")
     return History(
-        root=root, runs=runs, cells=cells.reset_index(drop=True), repetitions=repetitions.reset_index(drop=True)
+        root=root,
+        runs=runs,
+        cells=cells.reset_index(drop=True),
+        repetitions=repetitions.reset_index(drop=True),
     )
 
 

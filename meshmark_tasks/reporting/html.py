@@ -54,6 +54,13 @@ def pvalue(value: Any) -> str:
     return "< 1e-12" if value < 1e-12 else f"{value:.2g}"
 
 
+def sigma(value: Any, scale: str) -> str:
+    """A noise sd as the detector uses it: on the log scale ≈ a relative sd ("1.2 %")."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    return f"{value * 100:.1f} %" if scale == "log" else f"{value:.3g}"
+
+
 def night(value: Mapping[str, Any] | None) -> str:
     """A night as "2026-01-10 (run id)"."""
     if not value:
@@ -118,4 +125,5 @@ def render_html(
         pvalue=pvalue,
         night=night,
         changed=changed,
+        sigma=sigma,
     )

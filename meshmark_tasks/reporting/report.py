@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any
 
+from meshmark_tasks.reporting.change_charts import changes_chart
 from meshmark_tasks.reporting.charts import all_charts
 from meshmark_tasks.reporting.compare_render import COMPARE_PAGE, previous_run_page
 from meshmark_tasks.reporting.history import History, load_history
@@ -137,7 +138,7 @@ def build_report(
         improvements=improvements,
         insufficient=insufficient,
         recent_changes=recent_changes,
-        charts=all_charts(history),
+        charts=_charts(history, [*regressions, *improvements, *recent_changes]),
         rule=rule_dict,
         prices=price_assumptions(profiles),
         generator_version=_version(),
@@ -175,6 +176,11 @@ def build_report(
         counts=tally,
         regressions=regressions,
     )
+
+
+def _charts(history: History, changes: Sequence[dict[str, Any]]) -> list[Any]:
+    flagged = changes_chart(history, changes)
+    return ([flagged] if flagged else []) + all_charts(history)
 
 
 def _window(history: History, days: int) -> dict[str, Any]:

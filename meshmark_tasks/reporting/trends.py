@@ -220,7 +220,9 @@ def detect_history(history: History, rule: TrendRule | None = None) -> Trends:
     series = series.drop(columns=["_order", "_qps"])[SERIES_COLUMNS].reset_index(drop=True)
     if len(changes):
         changes["_seq"] = [n["run_seq"] for n in changes["first_night"]]
-        changes = changes.sort_values(["_seq", "mesh", "load_point", "metric"], ascending=[False, True, True, True])
+        changes = changes.sort_values(
+            ["_seq", "mesh", "load_point", "metric"], ascending=[False, True, True, True]
+        )
         changes = changes.drop(columns="_seq").reset_index(drop=True)
     return Trends(series, changes)
 

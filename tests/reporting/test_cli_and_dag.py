@@ -46,6 +46,11 @@ def test_cli_report_prints_json_and_exit_codes(regression_root: Path, tmp_path: 
     )
     assert code == 0
     assert json.loads(capsys.readouterr().out)["regressions"] == []
+    # --history-runs: the runs whose change points are looked for; 4 leaves 3 earlier nights < 5
+    short = ["report", "--data", str(regression_root), "--out", str(tmp_path / "o3"), "--history-runs", "4"]
+    assert main([*short, "--fail-on-regression"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["regressions"] == [] and summary["counts"]["insufficient_history"] > 0
 
 
 def test_cli_bad_input_exits_2_naming_the_root(tmp_path: Path, capsys) -> None:

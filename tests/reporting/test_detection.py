@@ -28,7 +28,12 @@ LOAD_POINTS = {f"{int(q)} qps · 8 conn · 0 B · http" for q in REGRESSION_SPEC
 # Twenty nights of five repetitions each, ±3 % uniform noise per value (1.7 % sd): a realistic
 # nightly after the testbed work of issue 10. STEP_NIGHT is where the tests below put a step.
 REPEATED = SyntheticHistory(
-    meshes=(BASELINE, SIDECAR, SIDECAR_MTLS), qps=(100.0, 500.0), nights=20, repetitions=5, noise=0.03, seed=21
+    meshes=(BASELINE, SIDECAR, SIDECAR_MTLS),
+    qps=(100.0, 500.0),
+    nights=20,
+    repetitions=5,
+    noise=0.03,
+    seed=21,
 )
 STEP_NIGHT = 12
 _DAY = dt.timedelta(days=1)
@@ -122,7 +127,8 @@ def test_stationary_history_with_repetitions_flags_nothing(stationary_trends) ->
 
 
 @pytest.mark.parametrize(
-    ("column", "metric"), [("latency_ms_p99", "latency_ms_p99"), ("cpu_cores_dataplane", "cpu_cores_dataplane")]
+    ("column", "metric"),
+    [("latency_ms_p99", "latency_ms_p99"), ("cpu_cores_dataplane", "cpu_cores_dataplane")],
 )
 def test_a_ten_percent_step_on_the_newest_night_is_flagged_on_that_night(
     tmp_path: Path, column: str, metric: str
@@ -168,7 +174,9 @@ def test_a_step_on_an_older_night_is_a_recent_change_not_tonights_regression(tmp
         assert row["direction"] == "regression" and not row["is_newest"]
         assert 0.08 < row["magnitude"] < 0.12
     # the series says so too, in its change_points
-    series = trends.series[(trends.series["mesh"] == "sidecar") & (trends.series["metric"] == "latency_ms_p99")]
+    series = trends.series[
+        (trends.series["mesh"] == "sidecar") & (trends.series["metric"] == "latency_ms_p99")
+    ]
     assert all(len(points) == 1 for points in series["change_points"])
 
 

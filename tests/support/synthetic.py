@@ -107,9 +107,7 @@ def night_results(spec: SyntheticHistory, night: int, rng: np.random.Generator) 
             p99 = max(p90, noisy(4.0 * mesh.latency_factor * load))
             cpu_app = noisy(0.5 * qps / 1000 + 0.05)
             cpu_dp = (
-                noisy(mesh.dataplane_cores_per_kqps * qps / 1000)
-                if mesh.dataplane_cores_per_kqps
-                else 0.0
+                noisy(mesh.dataplane_cores_per_kqps * qps / 1000) if mesh.dataplane_cores_per_kqps else 0.0
             )
             cpu_cp = noisy(mesh.controlplane_cores) if mesh.controlplane_cores else 0.0
             values = {
