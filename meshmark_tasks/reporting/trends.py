@@ -30,7 +30,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats as scipy_stats
+from scipy import special
 
 from meshmark_tasks.reporting.history import History
 from meshmark_tasks.reporting.what_changed import descriptors_by_night, what_changed
@@ -282,16 +282,25 @@ def _detect_metric(
     descriptors: dict[tuple[str, int], dict[str, Any]],
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     keys = ["mesh", "load_point"]
-    last = values.groupby(keys, sort=False)["run_seq"].max()
-    in_newest = last[last == newest_seq].index
-    values = values.set_index(keys).loc[in_newest].reset_index() if len(in_newest) else values.iloc[:0]
+    values = values[values.groupby(keys, sort=False)["run_seq"].transform("max") == newest_seq]
     if values.empty:
         return pd.DataFrame(columns=SERIES_COLUMNS), pd.DataFrame(columns=CHANGE_COLUMNS)
     config = rule.config_for(metric)
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):  # noiseless series
         detected = detect_frame(values, keys, "run_seq", "value", config)
-    newest_values = values[values["run_seq"] == newest_seq].groupby(keys)["value"].agg(["median", "size"])
-    load_points = values.drop_duplicates(keys).set_index(keys)[_LOAD_POINT_COLUMNS]
+    newest_rows = values[values["run_seq"] == newest_seq].groupby(keys)["value"].agg(["median", "size"])
+    newest_values = {
+        (str(m), str(lp)): (float(median), int(size))
+        for (m, lp), median, size in zip(
+            newest_rows.index, newest_rows["median"], newest_rows["size"], strict=True
+        )
+    }
+    load_points = {
+        (str(r[0]), str(r[1])): dict(zip(_LOAD_POINT_COLUMNS, r[2:], strict=True))
+        for r in values.drop_duplicates(keys)[[*keys, *_LOAD_POINT_COLUMNS]].itertuples(
+            index=False, name=None
+        )
+    }
     points_by_series: dict[tuple[str, str], list[dict[str, Any]]] = {}
     change_rows: list[dict[str, Any]] = []
     for cp in detected.change_points.to_dict(orient="records"):
@@ -299,17 +308,17 @@ def _detect_metric(
         record = _change_record(cp, metric, nights, descriptors)
         points_by_series.setdefault(key, []).append(record)
         change_rows.append({"mesh": key[0], "load_point": key[1], **record})
+    thresholds = _thresholds(detected.series, config)
     rows = []
-    for row in detected.series.to_dict(orient="records"):
+    for row, threshold in zip(detected.series.to_dict(orient="records"), thresholds, strict=True):
         key = (str(row["mesh"]), str(row["load_point"]))
-        point = load_points.loc[key]
-        newest = newest_values.loc[key] if key in newest_values.index else None
         rows.append(
             {
                 "mesh": key[0],
                 "load_point": key[1],
-                **{c: _plain(point[c]) for c in _LOAD_POINT_COLUMNS},
-                **_series_record(row, metric, config, newest, newest_seq, nights, descriptors),
+                **{c: _plain(v) for c, v in load_points[key].items()},
+                **_series_record(row, metric, newest_values.get(key), newest_seq, nights, descriptors),
+                "threshold": threshold,
                 "change_points": points_by_series.get(key, []),
             }
         )
@@ -332,8 +341,7 @@ def _sense(increase: bool, metric: Metric) -> str:
 def _series_record(
     row: dict[str, Any],
     metric: Metric,
-    config: ChangePointConfig,
-    newest: pd.Series | None,
+    newest: tuple[float, int] | None,
     newest_seq: int,
     nights: dict[int, dict[str, Any]],
     descriptors: dict[tuple[str, int], dict[str, Any]],
@@ -350,10 +358,9 @@ def _series_record(
         "label": metric.label,
         "unit": metric.unit,
         "classification": classification,
-        "newest": _number(newest["median"]) if newest is not None else None,
+        "newest": newest[0] if newest is not None else None,
         "baseline_median": before if tested else None,
         "mad": None,  # the retired rule's spread; kept as a key so readers of schema 1 still parse
-        "threshold": _threshold(row, config, before) if tested else None,
         "change": change if tested else None,
         "change_pct": magnitude * 100.0 if tested and magnitude is not None else None,
         "previous_runs": max(int(row["nights"] or 0) - 1, 0),
@@ -368,7 +375,7 @@ def _series_record(
         "level_after": after if tested else None,
         "nights_before": max(int(row["nights"] or 0) - 1, 0) if tested else None,
         "nights_after": 1 if tested else None,
-        "repetitions": int(newest["size"]) if newest is not None else 0,
+        "repetitions": newest[1] if newest is not None else 0,
         "sigma_within": _number(row["sigma_within"]),
         "sigma_between": _number(row["sigma_between"]),
         "what_changed": what_changed(descriptors, mesh, newest_seq) if flagged else [],
@@ -376,21 +383,31 @@ def _series_record(
     }
 
 
-def _threshold(row: dict[str, Any], config: ChangePointConfig, before: float | None) -> float | None:
-    """The smallest change of the newest night that would have been reported, in the metric's units:
-    max(the t-test's bound at p_value, min_magnitude × level, min_change). The test's standard
-    error is recovered from the magnitude's CI (log: ln(1+m) ± t·se; linear: (m ± t·se/|level|))."""
-    lower, upper, df = _number(row["newest_lower"]), _number(row["newest_upper"]), _number(row["df"])
-    if before is None or lower is None or upper is None or df is None or df <= 0:
-        return None
-    t_ci = float(scipy_stats.t.ppf(0.5 + config.level / 2.0, df))
-    t_test = float(scipy_stats.t.ppf(1.0 - config.p_value / 2.0, df))
-    level = abs(before)
-    if config.scale == "log":
-        se = (math.log1p(upper) - math.log1p(lower)) / (2.0 * t_ci)
-        return level * max(math.expm1(t_test * se), config.min_magnitude)
-    se = (upper - lower) * level / (2.0 * t_ci)
-    return max(t_test * se, config.min_magnitude * level, config.min_change)
+def _thresholds(series: pd.DataFrame, config: ChangePointConfig) -> list[float | None]:
+    """Per series, the smallest change of the newest night that would have been reported, in the
+    metric's units: max(the t-test's bound at p_value, min_magnitude × level, min_change). The
+    test's standard error is recovered from the magnitude's CI (log: ln(1+m) ± t·se; linear:
+    m ± t·se/|level|). None where the newest night was not tested."""
+    if series.empty:
+        return []
+    lower = pd.to_numeric(series["newest_lower"], errors="coerce").to_numpy(dtype=float)
+    upper = pd.to_numeric(series["newest_upper"], errors="coerce").to_numpy(dtype=float)
+    level = np.abs(pd.to_numeric(series["newest_before"], errors="coerce").to_numpy(dtype=float))
+    df = pd.to_numeric(series["df"], errors="coerce").to_numpy(dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        df = np.where(df > 0, df, np.nan)
+        t_ci = special.stdtrit(df, 0.5 + config.level / 2.0)
+        t_test = special.stdtrit(df, 1.0 - config.p_value / 2.0)
+        if config.scale == "log":
+            se = (np.log1p(upper) - np.log1p(lower)) / (2.0 * t_ci)
+            bound = level * np.maximum(np.expm1(t_test * se), config.min_magnitude)
+        else:
+            se = (upper - lower) * level / (2.0 * t_ci)
+            bound = np.maximum.reduce(
+                [t_test * se, config.min_magnitude * level, np.full(level.size, config.min_change)]
+            )
+    ok = (series["status"] == "ok").to_numpy() & np.isfinite(bound)
+    return [float(b) if good else None for b, good in zip(bound, ok, strict=True)]
 
 
 def _change_record(

@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 
 from meshmark_tasks.reporting.history import is_descriptor_column
+from meshmark_tasks.stats.values import is_null
 
 NightKey = tuple[str, int]  # mesh, run_seq
 
@@ -24,17 +25,18 @@ def descriptors_by_night(repetitions: pd.DataFrame) -> dict[NightKey, dict[str, 
     columns = [c for c in repetitions.columns if is_descriptor_column(c)]
     if repetitions.empty or not columns:
         return {}
-    out: dict[NightKey, dict[str, Any]] = {}
-    for (mesh, seq), rows in repetitions.groupby(["mesh", "run_seq"], sort=True):
-        out[(str(mesh), int(seq))] = {c: _value(rows[c]) for c in columns}
-    return out
-
-
-def _value(column: pd.Series) -> Any:
-    found = sorted({str(v) for v in column.dropna()})
-    if not found:
-        return None
-    return found[0] if len(found) == 1 else ", ".join(found)
+    # A night's rows almost always share their descriptors: deduplicate before looking at values.
+    distinct = repetitions[["mesh", "run_seq", *columns]].astype(object).drop_duplicates()
+    found: dict[NightKey, list[set[str]]] = {}
+    for mesh, seq, *values in distinct.itertuples(index=False, name=None):
+        sets = found.setdefault((str(mesh), int(seq)), [set() for _ in columns])
+        for bucket, value in zip(sets, values, strict=True):
+            if not is_null(value):
+                bucket.add(str(value))
+    return {
+        key: {c: (", ".join(sorted(v)) if v else None) for c, v in zip(columns, sets, strict=True)}
+        for key, sets in found.items()
+    }
 
 
 def what_changed(descriptors: dict[NightKey, dict[str, Any]], mesh: str, night: int) -> list[dict[str, Any]]:
