@@ -14,7 +14,7 @@ from plotly.subplots import make_subplots
 
 from meshmark_tasks.reporting.charts import Chart, _div, _text
 from meshmark_tasks.reporting.history import History
-from meshmark_tasks.reporting.trends import ALL_LOAD_POINTS
+from meshmark_tasks.reporting.trends import METRICS_BY_COLUMN, metric_values
 
 MAX_PANELS = 8  # the tables list every change; the chart shows the first ones (regressions first)
 CHART_ID = "chart-changes"
@@ -22,17 +22,14 @@ CHART_ID = "chart-changes"
 
 def _night_values(history: History, change: Mapping[str, Any]) -> pd.DataFrame:
     """run_seq, run_date, value (median of the night's repetitions) of one series."""
-    reps = history.repetitions
-    reps = reps[reps["mesh"] == change["mesh"]]
-    metric = str(change["metric"])
-    if metric == "meshmark_mean":
-        per_rep = reps.groupby(["run_seq", "repetition"], as_index=False)["meshmark"].mean()
-        values = per_rep.rename(columns={"meshmark": "value"})
-    else:
-        if change["load_point"] != ALL_LOAD_POINTS:
-            reps = reps[reps["load_point"] == change["load_point"]]
-        values = reps[["run_seq", metric]].rename(columns={metric: "value"})
-    nights = values.dropna().groupby("run_seq", as_index=False)["value"].median()
+    metric = METRICS_BY_COLUMN.get(str(change["metric"]))
+    if metric is None:
+        return pd.DataFrame(columns=["run_seq", "run_date", "value"])
+    values = metric_values(history.repetitions[history.repetitions["mesh"] == change["mesh"]], metric)
+    if values.empty:
+        return pd.DataFrame(columns=["run_seq", "run_date", "value"])
+    values = values[values["load_point"] == change["load_point"]]
+    nights = values.groupby("run_seq", as_index=False)["value"].median()
     dates = history.runs[["run_seq", "run_date"]]
     return nights.merge(dates, on="run_seq").sort_values("run_seq")
 

@@ -122,8 +122,13 @@ def load_history(
     days: int = 30,
     meshes: Sequence[str] | None = None,
     end_date: dt.date | None = None,
+    repetition_runs: int | None = None,
 ) -> History:
-    """Runs whose run_date lies in the `days` days ending at `end_date` (default: the newest run)."""
+    """Runs whose run_date lies in the `days` days ending at `end_date` (default: the newest run).
+
+    `repetition_runs`: load every repetition of only the newest N runs of the window (the change
+    points look no further back); None loads them for every run.
+    """
     if days < 1:
         raise NoHistoryError(f"the report window must be at least one day, got days={days}")
     store = _reading(root, "the storage root", lambda: DatasetStore(root))
@@ -141,19 +146,27 @@ def load_history(
         if meshes:
             mesh_filter = " AND mesh IN (" + ", ".join(_sql_string(m) for m in meshes) + ")"
         cells = _query_cells(con, results, meshmark, date_filter + mesh_filter)
-        repetitions = _query_repetitions(con, results, meshmark, date_filter + mesh_filter)
+        if cells.empty:
+            wanted = f" for meshes {', '.join(meshes)}" if meshes else ""
+            raise NoHistoryError(f"no runs under {root} between {start} and {end}{wanted}")
+        runs = (
+            cells.groupby("run_id", as_index=False)
+            .agg(run_date=("run_date", "first"), started=("started", "min"), profile=("profile", "first"))
+            .sort_values(["run_date", "started", "run_id"], na_position="first", kind="stable")
+            .reset_index(drop=True)
+        )
+        runs["run_seq"] = range(len(runs))
+        repetition_filter = date_filter
+        if repetition_runs is not None and repetition_runs < len(runs):
+            newest = runs.iloc[-repetition_runs:]
+            first = pd.Timestamp(newest["run_date"].min()).date()
+            repetition_filter = (
+                f"run_date BETWEEN DATE '{first.isoformat()}' AND DATE '{end.isoformat()}'"
+                " AND run_id IN (" + ", ".join(_sql_string(str(r)) for r in newest["run_id"]) + ")"
+            )
+        repetitions = _query_repetitions(con, results, meshmark, repetition_filter + mesh_filter)
     finally:
         con.close()
-    if cells.empty:
-        wanted = f" for meshes {', '.join(meshes)}" if meshes else ""
-        raise NoHistoryError(f"no runs under {root} between {start} and {end}{wanted}")
-    runs = (
-        cells.groupby("run_id", as_index=False)
-        .agg(run_date=("run_date", "first"), started=("started", "min"), profile=("profile", "first"))
-        .sort_values(["run_date", "started", "run_id"], na_position="first", kind="stable")
-        .reset_index(drop=True)
-    )
-    runs["run_seq"] = range(len(runs))
     cells = cells.drop(columns=["started"]).merge(runs[["run_id", "run_seq"]], on="run_id")
     cells = cells.sort_values(["run_seq", "mesh", "requested_qps", "connections"], kind="stable")
     repetitions = repetitions.merge(runs[["run_id", "run_seq"]], on="run_id")
@@ -180,7 +193,10 @@ def _query_repetitions(
     """Every results row of the window with its MeshMark row (see History.repetitions)."""
     present = [str(row[0]) for row in con.sql(f"DESCRIBE SELECT * FROM {results}").fetchall()]
     descriptors = [c for c in present if is_descriptor_column(c) and c not in ("profile",)]
-    descriptor_sql = "".join(f", r.{c}" for c in descriptors)
+    # The round a repetition ran in (round-robin order across mesh configurations), when recorded:
+    # overheads are paired with the baseline of the same round (trends.py).
+    extra = [*descriptors, *(c for c in ("round",) if c in present)]
+    descriptor_sql = "".join(f', r."{c}"' for c in extra)
     meshmark_cols = ", ".join(f"m.{c}" for c in MESHMARK_VALUES)
     sql = f"""
         WITH m AS (SELECT run_id, cell_id, {", ".join(MESHMARK_VALUES)} FROM {meshmark} WHERE {where})

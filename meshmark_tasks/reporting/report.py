@@ -83,7 +83,7 @@ def build_report(
     looked for in. Raises NoHistoryError (a MeshmarkError) when there is nothing to report.
     """
     rule = rule or TrendRule(history_runs=history_runs)
-    history = load_history(root, days=days, meshes=meshes)
+    history = load_history(root, days=days, meshes=meshes, repetition_runs=rule.history_runs)
     trends = detect_history(history, rule)
     series = trends.series
     records = series_records(series)

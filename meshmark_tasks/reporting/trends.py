@@ -74,7 +74,12 @@ METRICS: tuple[Metric, ...] = (
     ),
     Metric("delta_mem_mib", "memory overhead vs baseline", "MiB", False, 1.0, "linear", True),
     Metric("mesh_cost_per_million_requests", "mesh cost", "per 1M requests", False, 1e-6, "linear", True),
+    # Paired overheads: mesh ÷ baseline of the same load point, night and round (repetition index
+    # where no round is recorded), measured back to back, so drift shared by both cancels.
+    Metric("p50_ratio_vs_baseline", "p50 ÷ baseline (paired)", "ratio", False, 0.0, mesh_only=True),
+    Metric("p99_ratio_vs_baseline", "p99 ÷ baseline (paired)", "ratio", False, 0.0, mesh_only=True),
 )
+PAIRED_RATIOS = {"p50_ratio_vs_baseline": "latency_ms_p50", "p99_ratio_vs_baseline": "latency_ms_p99"}
 METRICS_BY_COLUMN = {m.column: m for m in METRICS}
 
 
@@ -204,7 +209,7 @@ def detect_history(history: History, rule: TrendRule | None = None) -> Trends:
     series_frames: list[pd.DataFrame] = []
     change_frames: list[pd.DataFrame] = []
     for metric in METRICS:
-        values = _metric_values(reps, metric)
+        values = metric_values(reps, metric)
         if values.empty:
             continue
         series, changes = _detect_metric(values, metric, rule, newest_seq, nights, descriptors)
@@ -247,7 +252,7 @@ def _night_lookup(history: History) -> dict[int, dict[str, Any]]:
     return out
 
 
-def _metric_values(reps: pd.DataFrame, metric: Metric) -> pd.DataFrame:
+def metric_values(reps: pd.DataFrame, metric: Metric) -> pd.DataFrame:
     """mesh, load_point, run_seq, value and the load point columns of one metric's repetitions."""
     keep = ["mesh", "load_point", "run_seq", *_LOAD_POINT_COLUMNS]
     if metric.column == "meshmark_mean":
@@ -263,6 +268,8 @@ def _metric_values(reps: pd.DataFrame, metric: Metric) -> pd.DataFrame:
         frame["load_point"] = ALL_LOAD_POINTS
         for column in ("requested_qps", "connections", "payload_bytes", "protocol"):
             frame[column] = None
+    elif metric.column in PAIRED_RATIOS:
+        frame = _paired_ratios(reps, PAIRED_RATIOS[metric.column], keep)
     else:
         if metric.column not in reps.columns:
             return pd.DataFrame()
@@ -271,6 +278,21 @@ def _metric_values(reps: pd.DataFrame, metric: Metric) -> pd.DataFrame:
     if metric.mesh_only:
         frame = frame[~frame["is_baseline"].fillna(False).astype(bool)]
     return frame.reset_index(drop=True)
+
+
+def _paired_ratios(reps: pd.DataFrame, column: str, keep: list[str]) -> pd.DataFrame:
+    """Each mesh repetition's `column` ÷ the baseline's in the same night, load point and round."""
+    if column not in reps.columns:
+        return pd.DataFrame()
+    pair = "round" if "round" in reps.columns and reps["round"].notna().any() else "repetition"
+    on = ["run_seq", "load_point", pair]
+    baseline = reps["is_baseline"].fillna(False).astype(bool)
+    reference = reps[baseline & (reps[column] > 0)].groupby(on, as_index=False)[column].mean()
+    frame = reps.loc[~baseline, [*keep, pair, column]].merge(
+        reference.rename(columns={column: "_baseline"}), on=on, how="inner"
+    )
+    frame["value"] = frame[column] / frame["_baseline"]
+    return frame[[*keep, "value"]].dropna(subset=["value"])
 
 
 def _detect_metric(

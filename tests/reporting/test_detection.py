@@ -47,11 +47,13 @@ def test_history_was_written_through_the_store(regression_root: Path) -> None:
 
 def test_injected_p99_regression_flags_exactly_that_mesh(regression_report) -> None:
     """ "Exactly that one": every regressed series belongs to the sidecar mesh, and they are exactly
-    its p99 series — the p99 latency and the p99 overhead against the baseline — at every load
-    point. Its MeshMark drops too (mue_latency_slo uses p99) but by about 2 %, below the 5 %
-    minimum magnitude, so it stays stable; nothing else moves."""
+    its p99 series — the p99 latency, the p99 overhead against the baseline and the paired p99
+    ratio to the baseline — at every load point. Its MeshMark drops too (mue_latency_slo uses
+    p99) but by about 2 %, below the 5 % minimum magnitude, so it stays stable; nothing else
+    moves."""
     flagged = {(r["mesh"], r["load_point"], r["metric"]) for r in regression_report.regressions}
-    expected = {("sidecar", lp, m) for lp in LOAD_POINTS for m in ("latency_ms_p99", "delta_p99_ms")}
+    p99_series = ("latency_ms_p99", "delta_p99_ms", "p99_ratio_vs_baseline")
+    expected = {("sidecar", lp, m) for lp in LOAD_POINTS for m in p99_series}
     assert flagged == expected
     assert regression_report.counts["improvement"] == 0
     assert regression_report.counts["insufficient_history"] == 0
@@ -70,7 +72,7 @@ def test_injected_p99_regression_flags_exactly_that_mesh(regression_report) -> N
         assert low < row["magnitude"] < high and low > 0
         assert row["nights_before"] == REGRESSION_SPEC.nights - 1 and row["nights_after"] == 1
         assert row["level_after"] > row["level_before"]
-        if row["metric"] == "latency_ms_p99":
+        if row["metric"] in ("latency_ms_p99", "p99_ratio_vs_baseline"):
             assert 14.0 < row["change_pct"] < 26.0  # 20 % ± the 2 % noise of either side
             assert low < 0.20 < high
 
@@ -116,8 +118,8 @@ def stationary_trends(tmp_path_factory: pytest.TempPathFactory):
 
 def test_stationary_history_with_repetitions_flags_nothing(stationary_trends) -> None:
     series = stationary_trends.series
-    # 5 metrics on every mesh and load point, 6 mesh-only ones (no baseline), MeshMark per mesh
-    assert len(series) == 5 * 3 * 2 + 6 * 2 * 2 + 3
+    # 5 metrics on every mesh and load point, 8 mesh-only ones (no baseline), MeshMark per mesh
+    assert len(series) == 5 * 3 * 2 + 8 * 2 * 2 + 3
     assert set(series["classification"]) == {"stable"}
     assert stationary_trends.changes.empty
     p99 = series[series["metric"] == "latency_ms_p99"]
@@ -141,6 +143,7 @@ def test_a_ten_percent_step_on_the_newest_night_is_flagged_on_that_night(
         ("sidecar", metric),
         ("sidecar", "cpu_cores_used"),  # the data plane's CPU is part of the CPU used
         ("sidecar", "delta_p99_ms"),
+        ("sidecar", "p99_ratio_vs_baseline"),
         ("sidecar", "delta_cpu_cores_per_kqps"),
         ("sidecar", "mesh_cost_per_million_requests"),
     }
@@ -259,3 +262,10 @@ def test_window_and_mesh_filter(regression_root: Path) -> None:
     assert set(history.repetitions["mesh"]) == {"sidecar"}
     series = classify_history(history)
     assert set(series["classification"]) == {"insufficient_history"}  # 2 previous runs < 5
+
+
+def test_repetitions_are_loaded_for_the_newest_runs_only_when_asked(regression_root: Path) -> None:
+    history = load_history(str(regression_root), repetition_runs=3)
+    assert len(history.runs) == REGRESSION_SPEC.nights  # the charts still see the whole window
+    assert sorted(history.repetitions["run_seq"].unique()) == [7, 8, 9]
+    assert len(load_history(str(regression_root)).repetitions["run_seq"].unique()) == REGRESSION_SPEC.nights

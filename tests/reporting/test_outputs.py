@@ -38,12 +38,12 @@ def test_html_is_self_contained_with_regressions_first(regression_report) -> Non
     regressions_at = html.index('id="regressions"')
     assert regressions_at < html.index('class="chart"')
     table = html[regressions_at : html.index("</table>", regressions_at)]
-    assert table.count('<tr class="regression">') == 6
+    assert table.count('<tr class="regression">') == 9
     assert "sidecar" in table and "p99 latency" in table and "sidecar-mtls" not in table
     assert "per vCPU-hour" in html and "0.0316" in html  # cost assumptions are stated
     # every flagged change says its first night, magnitude with CI, p-value and what changed
-    assert table.count("2025-01-10 (scheduled__2025-01-10T02:00:00+00:00)") == 6
-    assert table.count("nothing recorded") == 6
+    assert table.count("2025-01-10 (scheduled__2025-01-10T02:00:00+00:00)") == 9
+    assert table.count("nothing recorded") == 9
     assert re.search(r"\+\d+\.\d %\s*\(\+\d+\.\d … \+\d+\.\d %\)", table)
     assert "No significant change point on an earlier night" in html
 
@@ -60,7 +60,7 @@ def test_regressions_json_for_machines(regression_report) -> None:
     assert document["rule"]["scales"]["meshmark"] == "linear"
     assert document["recent_changes"] == []
     assert document["window"]["runs"] == 10
-    assert len(document["regressions"]) == document["counts"]["regression"] == 6
+    assert len(document["regressions"]) == document["counts"]["regression"] == 9
     entry = document["regressions"][0]
     for key in (
         "mesh",
@@ -108,8 +108,8 @@ def test_regressions_json_for_machines(regression_report) -> None:
 def test_markdown_summary(regression_report) -> None:
     text = Path(regression_report.markdown_path).read_text()
     assert text.startswith("# MeshMark trend report 2025-01-10")
-    assert "**6 regressions**" in text
-    assert text.count("| sidecar |") == 6
+    assert "**9 regressions**" in text
+    assert text.count("| sidecar |") == 9
     assert "p99 latency (ms)" in text
     assert "| first night |" in text and "2025-01-10 (scheduled\\_\\_2025-01-10T02:00:00+00:00)" in text
     assert "change points in each series' per-repetition history" in text
