@@ -14,7 +14,7 @@ from plotly.subplots import make_subplots
 
 from meshmark_tasks.reporting.charts import Chart, _div, _text
 from meshmark_tasks.reporting.history import History
-from meshmark_tasks.reporting.trends import METRICS_BY_COLUMN, metric_values
+from meshmark_tasks.reporting.series import METRICS_BY_COLUMN, metric_values
 
 MAX_PANELS = 8  # the tables list every change; the chart shows the first ones (regressions first)
 CHART_ID = "chart-changes"

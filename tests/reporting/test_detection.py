@@ -11,13 +11,8 @@ import pytest
 from synthetic import BASELINE, SIDECAR, SIDECAR_MTLS, SyntheticHistory, run_id_for, write_history
 
 from meshmark_tasks.reporting.history import load_history
-from meshmark_tasks.reporting.trends import (
-    ALL_LOAD_POINTS,
-    METRICS_BY_COLUMN,
-    TrendRule,
-    classify_history,
-    detect_history,
-)
+from meshmark_tasks.reporting.series import ALL_LOAD_POINTS, METRICS_BY_COLUMN
+from meshmark_tasks.reporting.trends import TrendRule, classify_history, detect_history
 from meshmark_tasks.stats import StatsInputError
 from meshmark_tasks.storage import DatasetStore
 
