@@ -207,7 +207,10 @@ def _json_value(value: Any) -> Any:
         return value.isoformat()
     if hasattr(value, "item"):  # numpy scalar
         return _json_value(value.item())
-    if value is None or value != value:  # pd.NA / NaN-like
+    try:
+        if value is None or value != value:  # NaN-like
+            return None
+    except TypeError:  # pd.NA: its truth value is ambiguous
         return None
     return value
 
