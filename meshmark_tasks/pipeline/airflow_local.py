@@ -160,7 +160,8 @@ def run(conf: dict[str, Any], logical_date: str | None = None) -> int:
     report = dags[REPORT_DAG_ID].test()
     store = DatasetStore(storage_root())
     print(
-        f"parquet dataset: {store.root}  (tables: results, meshmark, meshmark_config, meshmark_summary, quarantine)"
+        f"parquet dataset: {store.root}  "
+        "(tables: results, meshmark, meshmark_config, meshmark_summary, quarantine)"
     )
     index = f"{store.reports_dir('latest')}/index.html"
     print(f"report:          {index}  (report DAG run ended {report.state})")
