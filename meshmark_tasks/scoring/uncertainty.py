@@ -55,7 +55,7 @@ def _rounds(frame: pd.DataFrame) -> pd.Series:
 
 
 def _cpu_used(results: pd.DataFrame) -> pd.Series:
-    parts = [c for c in ("cpu_cores_app", "cpu_cores_dataplane", "cpu_cores_controlplane")]
+    parts = ["cpu_cores_app", "cpu_cores_dataplane", "cpu_cores_controlplane"]
     if not all(c in results.columns for c in parts):
         return pd.Series(np.nan, index=results.index)
     # As scoring.mues.cpu_used: null when any part is unmeasured.
