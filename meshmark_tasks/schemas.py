@@ -33,6 +33,14 @@ LOAD_POINT_FIELDS = [
     pa.field("repetition", pa.int32()),
 ]
 
+# Where a repetition ran in the run's execution order (issue 10: repetitions interleaved in rounds).
+# Appended at the end of the tables that carry them; null for rows from sources that do not say
+# (imported results, cells run one by one).
+EXECUTION_ORDER_FIELDS = [
+    pa.field("round", pa.int32()),  # the round the repetition ran in (= repetition for planned runs)
+    pa.field("sequence", pa.int32()),  # 0-based position in the run's execution order
+]
+
 LATENCY_COLUMNS = [
     "latency_ms_min",
     "latency_ms_mean",
@@ -76,7 +84,8 @@ RESULTS = pa.schema(
         pa.field("error_budget", pa.float64()),
         pa.field("saturated", pa.bool_()),  # the generator could not reach the requested rate
         pa.field("raw_path", pa.string()),  # raw load-generator output, relative to the storage root
-    ],
+    ]
+    + EXECUTION_ORDER_FIELDS,
     metadata=_META,
 )
 
@@ -110,7 +119,8 @@ MESHMARK = pa.schema(
         pa.field("scored_classes", pa.string()),  # e.g. "compute,memory,network,delivery"
         pa.field("meshmark", pa.float64()),
     ]
-    + [pa.field(c, pa.float64()) for c in OVERHEAD_COLUMNS],
+    + [pa.field(c, pa.float64()) for c in OVERHEAD_COLUMNS]
+    + EXECUTION_ORDER_FIELDS,
     metadata=_META,
 )
 
@@ -122,7 +132,63 @@ MESHMARK_CONFIG = pa.schema(
         pa.field("meshmark_mean", pa.float64()),
         pa.field("meshmark_min", pa.float64()),
         pa.field("cells_scored", pa.int64()),
+        # Uncertainty (docs/meshmark.md "The numbers of a run"): one MeshMark per round (mean over
+        # its load points), a t-interval of their mean, and the per-round difference from the
+        # baseline's, paired within the round. Null with fewer than 2 rounds.
+        pa.field("repetitions_used", pa.int64()),  # rounds with a MeshMark
+        pa.field("meshmark_ci_low", pa.float64()),
+        pa.field("meshmark_ci_high", pa.float64()),
+        pa.field("meshmark_delta", pa.float64()),  # points vs the baseline (null for the baseline)
+        pa.field("meshmark_delta_ci_low", pa.float64()),
+        pa.field("meshmark_delta_ci_high", pa.float64()),
+        pa.field("meshmark_delta_p_value", pa.float64()),
+        pa.field("meshmark_delta_significant", pa.bool_()),  # p < 0.05; null when no test was possible
     ],
+    metadata=_META,
+)
+
+# Medians of repetitions with their 95 % CI (order statistics): per metric <m>_median, _ci_low, _ci_high.
+SUMMARY_MEDIAN_METRICS = [
+    "actual_qps",
+    "latency_ms_p50",
+    "latency_ms_p99",
+    "cpu_cores_dataplane",
+    "meshmark",
+]
+# Overheads against the baseline, paired within rounds (t-test on log ratios): name -> results value.
+SUMMARY_PAIRED_DELTAS = {
+    "delta_p50": "latency_ms_p50",
+    "delta_p99": "latency_ms_p99",
+    "delta_cpu": "cpu_cores_used",  # app + data plane + control plane, as MESHMARK.md's cpu_used
+}
+
+
+def _median_fields(metric: str) -> list[pa.Field]:
+    return [pa.field(f"{metric}_{part}", pa.float64()) for part in ("median", "ci_low", "ci_high")]
+
+
+def _delta_fields(name: str, unit: str) -> list[pa.Field]:
+    return [
+        pa.field(f"{name}{unit}", pa.float64()),
+        pa.field(f"{name}{unit}_ci_low", pa.float64()),
+        pa.field(f"{name}{unit}_ci_high", pa.float64()),
+        pa.field(f"{name}_p_value", pa.float64()),
+        pa.field(f"{name}_significant", pa.bool_()),
+    ]
+
+
+# Per run, mesh configuration and load point: the summary of its repetitions (issue 10).
+MESHMARK_SUMMARY = pa.schema(
+    RUN_FIELDS
+    + [f for f in LOAD_POINT_FIELDS if f.name not in ("cell_id", "repetition")]
+    + [
+        pa.field("repetitions_used", pa.int32()),  # scored repetitions summarised
+        pa.field("ci_level", pa.float64()),  # coverage the median CIs achieve with that many values
+    ]
+    + [f for metric in SUMMARY_MEDIAN_METRICS for f in _median_fields(metric)]
+    + [pa.field("pairs_used", pa.int32())]  # rounds paired with the baseline (null for the baseline)
+    + [f for name in SUMMARY_PAIRED_DELTAS for f in _delta_fields(name, "_pct")]
+    + _delta_fields("meshmark_delta", ""),
     metadata=_META,
 )
 
@@ -143,5 +209,6 @@ TABLES: dict[str, pa.Schema] = {
     "results": RESULTS,
     "meshmark": MESHMARK,
     "meshmark_config": MESHMARK_CONFIG,
+    "meshmark_summary": MESHMARK_SUMMARY,
     "quarantine": QUARANTINE,
 }

@@ -159,7 +159,10 @@ def run(conf: dict[str, Any], logical_date: str | None = None) -> int:
         return 1
     report = dags[REPORT_DAG_ID].test()
     store = DatasetStore(storage_root())
-    print(f"parquet dataset: {store.root}  (tables: results, meshmark, meshmark_config, quarantine)")
+    print(
+        f"parquet dataset: {store.root}  "
+        "(tables: results, meshmark, meshmark_config, meshmark_summary, quarantine)"
+    )
     index = f"{store.reports_dir('latest')}/index.html"
     print(f"report:          {index}  (report DAG run ended {report.state})")
     return 0 if str(report.state) == "success" else 1

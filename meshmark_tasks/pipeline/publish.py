@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from meshmark_tasks.storage import DatasetStore
     from meshmark_tasks.validation import ValidationOutcome
 
-TABLES_WRITTEN = ("results", "meshmark", "meshmark_config", "quarantine")
+TABLES_WRITTEN = ("results", "meshmark", "meshmark_config", "meshmark_summary", "quarantine")
 
 
 class RunFailedError(MeshmarkError):
@@ -40,6 +40,35 @@ class EvaluatedRun:
     outcome: ValidationOutcome
     scored: pd.DataFrame
     configs: pd.DataFrame
+    # Per mesh and load point: medians of the repetitions with CIs, paired deltas vs the baseline.
+    load_points: pd.DataFrame | None = None
+
+
+def _number(value: Any, digits: int = 3) -> float | None:
+    """A JSON-safe rounded number, None for null/NaN (what a run with too few rounds cannot say)."""
+    import pandas as pd
+
+    return None if value is None or pd.isna(value) else round(float(value), digits)
+
+
+def meshmark_uncertainty(configs: pd.DataFrame) -> dict[str, dict[str, Any]]:
+    """Per mesh: the CI of meshmark_mean and its difference from the baseline (JSON-safe, None for
+    what a run with too few rounds cannot say)."""
+    out: dict[str, dict[str, Any]] = {}
+    for record in configs.to_dict("records"):
+        significant = _number(record.get("meshmark_delta_significant"))
+        rounds = _number(record.get("repetitions_used"))
+        out[str(record["mesh"])] = {
+            "repetitions_used": None if rounds is None else int(rounds),
+            "ci_low": _number(record.get("meshmark_ci_low")),
+            "ci_high": _number(record.get("meshmark_ci_high")),
+            "delta_vs_baseline": _number(record.get("meshmark_delta")),
+            "delta_ci_low": _number(record.get("meshmark_delta_ci_low")),
+            "delta_ci_high": _number(record.get("meshmark_delta_ci_high")),
+            "p_value": _number(record.get("meshmark_delta_p_value"), 6),
+            "significant": None if significant is None else bool(significant),
+        }
+    return out
 
 
 def evaluate_run(
@@ -57,7 +86,7 @@ def evaluate_run(
     `imported`: the rows come from another tool's results, validated with the import variant of
     the results suite (docs/validation.md, "Imported runs").
     """
-    from meshmark_tasks.scoring import aggregate_by_config, score_cells
+    from meshmark_tasks.scoring import aggregate_by_config, score_cells, summarise_load_points
     from meshmark_tasks.validation import validate_results
 
     outcome = validate_results(
@@ -68,7 +97,9 @@ def evaluate_run(
         imported=imported,
     )
     scored = score_cells(outcome.good, weights=weights, prices=prices)
-    return EvaluatedRun(outcome, scored, aggregate_by_config(scored))
+    return EvaluatedRun(
+        outcome, scored, aggregate_by_config(scored), summarise_load_points(scored, outcome.good)
+    )
 
 
 def publish_run(
@@ -137,8 +168,13 @@ def write_evaluated_run(
         "results": outcome.good,
         "meshmark": scored,
         "meshmark_config": configs,
+        "meshmark_summary": evaluated.load_points,
         "quarantine": outcome.quarantine,
     }
+    if frames["meshmark_summary"] is None:
+        from meshmark_tasks.scoring import summarise_load_points
+
+        frames["meshmark_summary"] = summarise_load_points(scored, outcome.good)
     paths = {
         table: store.write_run(table, frames[table], run_id=run_id, run_date=run_date)
         for table in TABLES_WRITTEN
@@ -156,6 +192,7 @@ def write_evaluated_run(
         "meshmark_by_mesh": {
             r["mesh"]: round(float(r["meshmark_mean"]), 3) for r in configs.to_dict("records")
         },
+        "meshmark_uncertainty_by_mesh": meshmark_uncertainty(configs),
         "tables": paths,
         "data_docs": data_docs,
         "storage_root": store.root,

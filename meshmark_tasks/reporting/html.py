@@ -16,6 +16,7 @@ from markupsafe import Markup
 
 from meshmark_tasks.reporting.charts import Chart, plotly_js
 from meshmark_tasks.reporting.quality import data_quality_sentence
+from meshmark_tasks.reporting.run_numbers import RunNumbers
 
 _ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("meshmark_tasks.reporting", "templates"),
@@ -95,6 +96,7 @@ def render_html(
     prices: Sequence[Mapping[str, Any]],
     generator_version: str,
     compare_href: str | None = None,
+    run_numbers: RunNumbers | None = None,
 ) -> str:
     template = _ENV.get_template("report.html.j2")
     return template.render(
@@ -118,6 +120,7 @@ def render_html(
         prices=prices,
         generator_version=generator_version,
         compare_href=compare_href,
+        run_numbers=run_numbers,
         plotly_js=Markup(plotly_js()),  # the library's own bundle, not data
         fmt=fmt,
         pct=pct,

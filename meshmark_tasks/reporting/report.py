@@ -19,6 +19,7 @@ from meshmark_tasks.reporting.prices import price_assumptions
 from meshmark_tasks.reporting.publish import publish, relative_link, report_folder
 from meshmark_tasks.reporting.quality import data_quality
 from meshmark_tasks.reporting.trends import METHOD, TrendRule, counts, detect_history, series_records
+from meshmark_tasks.reporting.run_numbers import run_numbers_section
 from meshmark_tasks.storage import DatasetStore
 
 REGRESSIONS_SCHEMA_VERSION = 1
@@ -124,6 +125,7 @@ def build_report(
     document["data_quality"] = quality
     profiles = sorted({str(p) for p in history.runs["profile"].dropna()})
     extra_pages = previous_run_page(store, history, generated_at=generated_at, version=_version())
+    numbers = run_numbers_section(store, run_id, history)
     html = render_html(
         run_id=run_id,
         run_date=run_date,
@@ -143,6 +145,7 @@ def build_report(
         prices=price_assumptions(profiles),
         generator_version=_version(),
         compare_href=COMPARE_PAGE if extra_pages else None,
+        run_numbers=numbers,
     )
     markdown = render_markdown(
         run_id=run_id,

@@ -4,7 +4,8 @@ Equal weight per load point: the repetitions of a load point are first averaged 
 for that load point, then
 - meshmark_mean = mean over the load points,
 - meshmark_min  = the worst load point (minimum of those per-load-point means),
-- cells_scored  = number of cells with a MeshMark (repetitions counted individually).
+- cells_scored  = number of cells with a MeshMark (repetitions counted individually),
+and the uncertainty columns of `uncertainty.config_uncertainty` (CI, difference from the baseline).
 Cells whose MeshMark is null (no class could be scored) do not enter the means, and a load point
 with no MeshMark at all is not a load point of the mean.
 
@@ -21,6 +22,7 @@ from meshmark_tasks import schemas
 from meshmark_tasks.scoring.errors import ScoringInputError
 from meshmark_tasks.scoring.numeric import safe_divide
 from meshmark_tasks.scoring.pairing import factorize, group_numbers
+from meshmark_tasks.scoring.uncertainty import config_uncertainty
 
 LOAD_POINT = ["requested_qps", "connections", "payload_bytes", "protocol"]
 
@@ -71,4 +73,5 @@ def aggregate_by_config(scored: pd.DataFrame) -> pd.DataFrame:
     result["meshmark_mean"] = mean
     result["meshmark_min"] = worst
     result["cells_scored"] = np.bincount(config[present], minlength=n_configs).astype(np.int64)
+    result = result.merge(config_uncertainty(scored), on=config_keys, how="left")
     return result.sort_values(config_keys, kind="stable", ignore_index=True)[columns]

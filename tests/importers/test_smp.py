@@ -115,7 +115,7 @@ def results_rows(draw: st.DrawFn) -> list[dict[str, Any]]:
                 continue
             if pa.types.is_floating(field.type):
                 value = st.none() | _NON_NEGATIVE
-            elif field.name in ("connections", "repetition"):
+            elif pa.types.is_int32(field.type):  # connections, repetition, round, sequence
                 value = st.none() | st.integers(0, 2**31 - 1)
             elif pa.types.is_integer(field.type):
                 value = st.none() | _COUNT

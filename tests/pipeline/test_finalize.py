@@ -131,3 +131,52 @@ def test_a_clean_run_passes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     assert summary["meshes_fully_quarantined"] == []
     assert list(summary["meshmark_by_mesh"]) == ["baseline", "sidecar", "sidecar-mtls"]
     assert summary["meshmark_by_mesh"]["baseline"] > summary["meshmark_by_mesh"]["sidecar-mtls"]
+
+
+def test_repetitions_give_intervals_and_significance(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import yaml
+
+    data = yaml.safe_load((Path(__file__).resolve().parents[2] / "profiles" / "local-demo.yaml").read_text())
+    data["repetitions"] = 4
+    profile = tmp_path / "rounds.yaml"
+    profile.write_text(yaml.safe_dump(data))
+    monkeypatch.setenv("MESHMARK_STORAGE_ROOT", str(tmp_path / "data"))
+    plan = plan_run({"profile": str(profile), "qps": [100], "duration_s": 5})
+    drift = [1.0, 1.08, 0.95, 1.03]  # the machine's state per round, shared by its cells
+    overhead = {
+        "baseline": [1.0] * 4,
+        "sidecar": [1.5, 1.55, 1.45, 1.6],
+        "sidecar-mtls": [1.9, 1.8, 2.0, 1.85],
+    }
+    outputs = [
+        _measurement(
+            cell,
+            p50=drift[cell["repetition"]] * overhead[cell["mesh"]][cell["repetition"]],
+            dataplane=0.0 if cell["mesh"] == "baseline" else 0.3 * overhead[cell["mesh"]][cell["repetition"]],
+        )
+        for cell in plan["cells"]
+    ]
+    summary = finalize_run(plan, outputs, run_id=RUN, run_date=DAY)
+    store = DatasetStore(str(tmp_path / "data"))
+    results = store.read("results").to_pandas()
+    assert sorted(zip(results["sequence"], results["round"], results["mesh"], strict=True))[:3] == [
+        (0, 0, "baseline"),
+        (1, 0, "sidecar"),
+        (2, 0, "sidecar-mtls"),
+    ]
+    rows = store.read("meshmark_summary").to_pandas().set_index("mesh")
+    assert list(rows.index) == ["baseline", "sidecar", "sidecar-mtls"]
+    assert (rows["repetitions_used"] == 4).all()
+    assert rows["latency_ms_p50_ci_low"].notna().all() and rows["ci_level"].eq(0.875).all()
+    mtls = rows.loc["sidecar-mtls"]
+    assert mtls["pairs_used"] == 4
+    assert mtls["delta_p50_pct_ci_low"] < mtls["delta_p50_pct"] < mtls["delta_p50_pct_ci_high"]
+    assert bool(mtls["delta_p50_significant"]) and mtls["delta_p50_p_value"] < 0.05
+    assert mtls["meshmark_delta"] < 0 and bool(mtls["meshmark_delta_significant"])
+    configs = store.read("meshmark_config").to_pandas().set_index("mesh")
+    assert configs.loc["sidecar", "meshmark_ci_low"] < configs.loc["sidecar", "meshmark_mean"]
+    assert bool(configs.loc["sidecar-mtls", "meshmark_delta_significant"])
+    by_mesh = summary["meshmark_uncertainty_by_mesh"]
+    assert by_mesh["sidecar"]["significant"] is True and by_mesh["sidecar"]["repetitions_used"] == 4
+    assert by_mesh["baseline"]["delta_vs_baseline"] is None and by_mesh["baseline"]["significant"] is None
+    assert "meshmark_summary" in summary["tables"]

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from meshmark_tasks import schemas
 from meshmark_tasks.scoring import ScoringInputError, aggregate_by_config
+from meshmark_tasks.scoring.uncertainty import CONFIG_COLUMNS
 
 
 def _scored(rows: list[dict]) -> pd.DataFrame:
@@ -35,7 +36,7 @@ def test_repetitions_then_load_points():
         ]
     )
     configs = aggregate_by_config(scored)
-    assert list(configs.columns) == ["mesh", "meshmark_mean", "meshmark_min", "cells_scored"]
+    assert list(configs.columns) == ["mesh", "meshmark_mean", "meshmark_min", "cells_scored", *CONFIG_COLUMNS]
     istio = configs.set_index("mesh").loc["istio"]
     # Equal weight per load point: (60 + 90 + 30) / 3, not the mean of the 7 cells (47.14).
     assert istio["meshmark_mean"] == pytest.approx(60.0)
@@ -80,7 +81,13 @@ def test_per_run_and_arrow_schema():
 def test_empty_and_missing_columns():
     empty = _scored([{"mesh": "x", "requested_qps": 1.0, "meshmark": 1.0}]).iloc[0:0]
     out = aggregate_by_config(empty)
-    assert out.empty and list(out.columns) == ["mesh", "meshmark_mean", "meshmark_min", "cells_scored"]
+    assert out.empty and list(out.columns) == [
+        "mesh",
+        "meshmark_mean",
+        "meshmark_min",
+        "cells_scored",
+        *CONFIG_COLUMNS,
+    ]
     with pytest.raises(ScoringInputError, match="missing column meshmark"):
         aggregate_by_config(_scored([{"mesh": "x", "requested_qps": 1.0}]))
 
