@@ -18,8 +18,8 @@ from meshmark_tasks.reporting.markdown import render_markdown
 from meshmark_tasks.reporting.prices import price_assumptions
 from meshmark_tasks.reporting.publish import publish, relative_link, report_folder
 from meshmark_tasks.reporting.quality import data_quality
-from meshmark_tasks.reporting.trends import METHOD, TrendRule, counts, detect_history, series_records
 from meshmark_tasks.reporting.run_numbers import run_numbers_section
+from meshmark_tasks.reporting.trends import METHOD, TrendRule, counts, detect_history, series_records
 from meshmark_tasks.storage import DatasetStore
 
 REGRESSIONS_SCHEMA_VERSION = 1
