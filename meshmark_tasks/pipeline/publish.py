@@ -96,7 +96,7 @@ def publish_run(
     - `imported`: validate with the import suite (see `evaluate_run`).
 
     Writes the results, meshmark, meshmark_config and quarantine tables (one file per run each,
-    replacing a previous write of the same run), the run's Data Docs and runs/<run>.json. Raises
+    replacing a previous write of the same run), the run's Data Docs and run_summaries/<run>.json. Raises
     RunFailedError after writing everything when no row survived, so a DAG run fails loudly while
     the quarantine table still says why.
     """
