@@ -26,6 +26,7 @@ import tempfile
 import textwrap
 import time
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 OUT = REPO / "var" / "benchmarks" / "pipeline.json"
@@ -111,7 +112,7 @@ def parse_times(parses: int = 7) -> dict[str, dict[str, float]]:
         }
 
 
-def nightly_overhead(duration_s: float | None) -> dict[str, float]:
+def nightly_overhead(duration_s: float | None) -> dict[str, Any]:
     import pyarrow.compute as pc
 
     from meshmark_tasks.storage import DatasetStore
@@ -127,9 +128,7 @@ def nightly_overhead(duration_s: float | None) -> dict[str, float]:
         command_wall = time.perf_counter() - start
         if proc.returncode != 0:
             raise RuntimeError(f"meshmark nightly failed:\n{proc.stderr[-4000:]}")
-        run_info = json.loads(
-            next(line for line in proc.stderr.splitlines() if line.startswith('{"dag_run"'))
-        )
+        run_info = json.loads((Path(tmp) / "airflow" / "last_nightly_run.json").read_text())
         results = DatasetStore(root).read("results")
         windows = float(pc.sum(results["duration_s"]).as_py())
         return {
@@ -139,7 +138,36 @@ def nightly_overhead(duration_s: float | None) -> dict[str, float]:
             "dag_run_over_windows": run_info["wall_s"] / windows,
             "command_wall_s": command_wall,
             "command_over_windows": command_wall / windows,
+            "where_the_dag_run_went_s": where_the_time_went(
+                Path(tmp) / "airflow" / "airflow.db", run_info["dag_run"], run_info["wall_s"], windows
+            ),
         }
+
+
+def where_the_time_went(db: Path, run_id: str, wall_s: float, windows_s: float) -> dict[str, float]:
+    """The DAG run's wall time split by task, from the task instances' start and end in Airflow's DB.
+
+    `run_cell_beyond_windows` is what the cells took beyond their measured windows (the testbed's
+    start and readiness check, the warm-up, the load generator's own start and stop, teardown);
+    `outside_tasks` is dag.test()'s own time (DAG sync, scheduling passes, the second it waits while
+    the skipped branch settles).
+    """
+    import sqlite3
+    from datetime import datetime
+
+    with sqlite3.connect(db) as con:
+        query = "SELECT task_id, start_date, end_date FROM task_instance WHERE run_id = ?"
+        rows = [row for row in con.execute(query, (run_id,)).fetchall() if row[2] is not None]
+    spent: dict[str, float] = {}
+    for task_id, start, end in rows:
+        seconds = (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
+        spent[task_id] = spent.get(task_id, 0.0) + seconds
+    in_tasks = sum(spent.values())
+    return {
+        **{f"task_{task}": round(seconds, 2) for task, seconds in sorted(spent.items()) if seconds > 0.005},
+        "run_cell_beyond_windows": round(spent.get("run_cell", 0.0) - windows_s, 2),
+        "outside_tasks": round(wall_s - in_tasks, 2),
+    }
 
 
 def run() -> dict:

@@ -21,3 +21,11 @@ DEFAULT_BACKEND: BackendName = LOCAL
 OnRegression = Literal["fail", "notify", "ignore"]
 ON_REGRESSION_CHOICES: tuple[OnRegression, ...] = ("fail", "notify", "ignore")
 DEFAULT_ON_REGRESSION: OnRegression = "fail"
+
+# Where the api-server serves the reports and Data Docs under the storage root (the `meshmark`
+# Airflow plugin, meshmark_tasks/airflow_plugin/); DAG docs and run pages link there.
+WEB_PREFIX = "/meshmark"
+
+# The two DAGs; the plugin's run pages and `make nightly` find them by these ids.
+NIGHTLY_DAG_ID = "meshmark_nightly"
+REPORT_DAG_ID = "meshmark_trend_report"

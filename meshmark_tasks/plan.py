@@ -18,10 +18,11 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from meshmark_tasks.config import profiles_dir, storage_conn_id, storage_root
-from meshmark_tasks.constants import BACKEND_NAMES, DEFAULT_BACKEND, BackendName
+from meshmark_tasks.constants import BACKEND_NAMES, BackendName
 from meshmark_tasks.errors import ProfileError
 from meshmark_tasks.matrix import Cell, expand_matrix
 from meshmark_tasks.profile import Profile, load_profile, with_overrides
+from meshmark_tasks.trigger_form import form_overrides
 
 
 def resolve_profile_path(profile: str) -> Path:
@@ -62,17 +63,21 @@ class RunPlan(BaseModel):
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> RunPlan:
-        """Load and validate the profile with the trigger form's overrides, and expand the matrix."""
-        backend = params.get("backend") or DEFAULT_BACKEND
+        """Load and validate the profile with the trigger form's overrides, and expand the matrix.
+
+        The overrides come as the form sends them (text such as "100" or "max") or as numbers
+        (REST API, `meshmark nightly`); trigger_form.form_overrides reads both."""
+        form = form_overrides(params)
+        backend = form.backend
         if backend not in BACKEND_NAMES:
             raise ProfileError(f"params.backend: {backend!r} is not one of {', '.join(BACKEND_NAMES)}")
-        path = resolve_profile_path(str(params.get("profile") or "local-demo"))
+        path = resolve_profile_path(form.profile)
         profile = with_overrides(
             load_profile(path),
-            meshes=list(params.get("meshes") or []) or None,
-            qps=list(params.get("qps") or []) or None,
-            connections=list(params.get("connections") or []) or None,
-            duration_s=params.get("duration_s"),
+            meshes=form.meshes,
+            qps=form.qps,
+            connections=form.connections,
+            duration_s=form.duration_s,
             source=f"{path} with trigger params",
         )
         return cls(

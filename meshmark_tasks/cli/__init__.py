@@ -29,6 +29,7 @@ SUBCOMMAND_MODULES = (
     "meshmark_tasks.cli.import_cmd",
     "meshmark_tasks.cli.export_cmd",
     "meshmark_tasks.cli.compare_cmd",
+    "meshmark_tasks.cli.airflow_cmd",
 )
 
 

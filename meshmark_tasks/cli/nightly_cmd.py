@@ -66,4 +66,7 @@ def _nightly(args: argparse.Namespace) -> int:
         [sys.executable, "-m", "meshmark_tasks.pipeline.airflow_local", json.dumps(conf)]
         + ([args.logical_date] if args.logical_date else []),
         env=env,
+        # Not the checkout: `python -m` puts the working directory on sys.path, and the checkout's
+        # meshmark.egg-info (from the editable install) would make Airflow load the plugin twice.
+        cwd=args.airflow_home,
     )

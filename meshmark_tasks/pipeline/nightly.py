@@ -20,10 +20,12 @@ from meshmark_tasks.backends import backend_for
 from meshmark_tasks.backends.base import CellHandoff
 from meshmark_tasks.matrix import Cell
 from meshmark_tasks.measurement import CellMeasurement
+from meshmark_tasks.pipeline.summaries import PROGRESS_LOGGER, cell_line, run_table
 from meshmark_tasks.plan import RunPlan
 from meshmark_tasks.profile import Profile
 
 log = logging.getLogger(__name__)
+progress = logging.getLogger(PROGRESS_LOGGER)
 
 PlanLike = RunPlan | Mapping[str, Any]
 
@@ -65,8 +67,9 @@ def run_planned_cell(
             store = DatasetStore(run_plan.storage_root, conn_id=run_plan.storage_conn_id)
             ext = f"{measurement.raw_format or 'out'}{''.join(Path(measurement.raw_path).suffixes[-1:])}"
             raw_path = store.put_raw(run_id, cell.cell_id, Path(measurement.raw_path), ext)
-    if measurement.failure:
-        log.warning("cell %s failed: %s", cell.cell_id, measurement.failure)
+    position = (run_plan.cell_ids.index(cell.cell_id) + 1, len(run_plan.cells))
+    line = cell_line(measurement, position=position)
+    progress.log(logging.WARNING if measurement.failure else logging.INFO, line)
     return {"measurement": measurement.to_json_dict(), "raw_path": raw_path}
 
 
@@ -128,7 +131,7 @@ def finalize_run(
             failed.append(failed_test_row(measurement, raw_path=raw_path))
         else:
             rows.append(results_row(profile, measurement, backend=run_plan.backend, raw_path=raw_path))
-    return publish_run(
+    summary = publish_run(
         DatasetStore(run_plan.storage_root, conn_id=run_plan.storage_conn_id),
         pd.DataFrame(rows),
         run_id=run_id,
@@ -140,6 +143,8 @@ def finalize_run(
         prices=profile.prices,
         run_fields={"profile": profile.name, "backend": run_plan.backend},
     )
+    progress.info("run published:\n%s", run_table(summary))
+    return summary
 
 
 def teardown_run(plan: PlanLike, run_id: str) -> None:

@@ -1,4 +1,4 @@
-"""The newest run's own data quality (run_summaries/<run>.json, written by the nightly DAG), for the report."""
+"""The newest run's own data quality (run_summaries/<run>.json, written by the nightly DAG)."""
 
 from __future__ import annotations
 

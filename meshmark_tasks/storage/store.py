@@ -78,6 +78,8 @@ PARTITION_PREFIX = f"{PARTITION_COLUMN}="
 # table's folder; summaries found there are still read, and moved on the next summary write.
 SUMMARIES_DIR = "run_summaries"
 LEGACY_SUMMARIES_DIR = "runs"
+# The folders made for people to open (HTML reports, GX Data Docs), as opposed to data files.
+PUBLISHED_FOLDERS = ("reports", "data_docs")
 
 
 @dataclass(frozen=True, order=True)
@@ -436,6 +438,36 @@ class DatasetStore:
                 problem = "is neither a date (YYYY-MM-DD) nor 'latest'"
                 raise StoreError(f"reports_dir: {run_date!r} {problem}") from None
         return self._loc.url("reports", label)
+
+    # ------------------------------------------------------------ published files, read-only
+    def relative(self, location: str) -> str:
+        """A path or URL this store returned (data_docs_index(), reports_dir(), ...) relative to the root."""
+        prefix = self.root.rstrip("/\\") + ("/" if not self._loc.local else os.sep)
+        if not location.startswith(prefix):
+            raise StoreError(f"{location!r} is not under the storage root {self.root}")
+        return location[len(prefix) :].replace(os.sep, "/")
+
+    def read_published(self, relative: str) -> bytes | None:
+        """A file of the report and Data Docs folders by its path relative to the root
+        ("reports/latest/index.html"); None when there is none.
+
+        Only what a person is meant to open is readable this way (what the Airflow plugin serves to
+        browsers): a path outside reports/ and data_docs/, or with empty, "." or ".." parts, is refused.
+        """
+        parts = relative.split("/")
+        if (
+            parts[0] not in PUBLISHED_FOLDERS
+            or len(parts) < 2
+            or any(part in ("", ".", "..") for part in parts)
+            or "\\" in relative
+        ):
+            raise StoreError(f"{relative!r} is not a file under {' or '.join(PUBLISHED_FOLDERS)}")
+        path = self._loc.path(*parts)
+        if self._loc.fs.get_file_info(path).type != pafs.FileType.File:
+            return None
+        with self._loc.fs.open_input_stream(path) as source:
+            data: bytes = source.read()
+        return data
 
     def filesystem(self) -> tuple[pafs.FileSystem, str]:
         """The pyarrow filesystem and the root's path inside it."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import logging
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +20,12 @@ from meshmark_tasks.validation.suites import (
     STRUCTURE_SUITE_FILE,
     load_suite_document,
 )
+
+# GX logs hundreds of INFO lines about its own import ("Skipping registering function ...",
+# "Multiple declarations of metric ...") into whatever log is active: a task's log in Airflow.
+# Set before any GX import (every one in this package comes after this module); its warnings and
+# errors still come through.
+logging.getLogger("great_expectations").setLevel(logging.WARNING)
 
 DATA_SOURCE = "meshmark"
 ASSET = "results"

@@ -36,8 +36,8 @@ def test_overrides_narrow_the_matrix() -> None:
     [
         ({"profile": "no-such-profile"}, "profile 'no-such-profile'"),
         ({"meshes": ["istio"]}, "meshes: istio not in profile 'local-demo'"),
-        ({"qps": [-5]}, "matrix.qps.0"),
-        ({"connections": [0]}, "matrix.connections.0"),
+        ({"qps": [-5]}, "params.qps: -5 is not a positive number or max"),
+        ({"connections": [0]}, "params.connections: 0 is not a whole number of at least 1"),
         ({"duration_s": 0}, "duration_s"),
         ({"backend": "nomad"}, "params.backend"),
     ],

@@ -127,5 +127,5 @@ def test_damaged_files_are_skipped_with_a_warning_naming_them(
     assert skipped["part-broken.parquet"].startswith("not a readable Parquet file")
     assert skipped["part-x.parquet"] == "not in a run_date=YYYY-MM-DD folder of results/"
     assert sum("part-broken.parquet" in r.getMessage() for r in caplog.records) == 1  # warned once
-    with pytest.raises(StoreError, match="part-broken.parquet: not a readable Parquet file"):
+    with pytest.raises(StoreError, match=r"part-broken\.parquet: not a readable Parquet file"):
         store.read("results", run_id="broken")

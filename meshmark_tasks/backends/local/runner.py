@@ -10,6 +10,7 @@ kind this backend cannot run) raises.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import sys
@@ -34,6 +35,8 @@ from meshmark_tasks.errors import MeshmarkError, ProfileError
 from meshmark_tasks.matrix import Cell
 from meshmark_tasks.measurement import CellMeasurement, ResourceUsage
 from meshmark_tasks.profile import MeshConfig, Profile
+
+log = logging.getLogger(__name__)
 
 SUPPORTED_MESH_KINDS: frozenset[str] = frozenset({"baseline", "local-sidecar"})
 SUPPORTED_LOAD_GENERATORS: frozenset[str] = frozenset({"k6", "fortio"})
@@ -342,6 +345,7 @@ def _measure(
         nonlocal mark
         now = time.monotonic()
         phases[name] = round(now - mark, 3)
+        log.info("cell %s: %s took %.2f s", cell.cell_id, name.replace("_", " "), phases[name])
         mark = now
 
     with ManagedProcesses(workdir / PIDS_DIRNAME / cell.cell_id) as procs:
@@ -360,6 +364,13 @@ def _measure(
         for name, role in roles.items():
             sampler.add(name, role, procs.processes[name].pid)
         plan = loadgen.LoadPlan(url, cell.requested_qps, cell.connections, profile.duration_s)
+        log.info(
+            "cell %s: measuring %g s at %s QPS with %d connections",
+            cell.cell_id,
+            profile.duration_s,
+            "max" if cell.requested_qps is None else f"{cell.requested_qps:g}",
+            cell.connections,
+        )
         sampler.start()
         try:
             raw, outcome = _run_load(procs, generator, "loadgen", plan, cell_dir, watch)
