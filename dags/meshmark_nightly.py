@@ -160,6 +160,7 @@ def meshmark_nightly() -> None:
             [cell_outputs[i] for i in range(len(cell_outputs))],
             run_id=context["run_id"],
             run_date=run_date_of(context["dag_run"].logical_date or context["dag_run"].run_after),
+            run_ts=context["dag_run"].start_date,
         )
         context["outlet_events"][RESULTS_ASSET].extra = {
             k: summary[k] for k in ("run_id", "run_date", "data_quality", "cells_scored", "cells_quarantined")

@@ -1,4 +1,6 @@
-"""A local nightly run dies with its command and leaves nothing behind (docs/local-backend.md "Stopping a run").
+"""A local nightly run dies with its command and leaves nothing behind.
+
+docs/local-backend.md "Stopping a run" has the table of what stops what.
 
 The process running the DAG (`python -m meshmark_tasks.pipeline.airflow_local`) owns one run
 folder, `<system temp>/meshmark-nightly-<random>/`, and points `tempfile` at it: the testbed's

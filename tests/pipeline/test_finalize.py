@@ -25,18 +25,20 @@ def _plan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     return plan_run({"qps": [100], "duration_s": 5})
 
 
-def _measurement(cell: dict[str, Any], *, p50: float, dataplane: float | None, failure: str | None = None):
+def _measurement(
+    cell: dict[str, Any], *, p50: float, dataplane: float | None, failure: str | None = None, qps: float = 100
+):
     c = Cell.model_validate(cell)
     if failure:
         return {"measurement": CellMeasurement(c, None, None, None, "k6", failure=failure).to_json_dict()}
     result = NormalizedResult(
         load_generator="k6",
         load_generator_version="1.1.0",
-        requested_qps=100,
-        actual_qps=99.5,
+        requested_qps=qps,
+        actual_qps=qps * 0.995,
         connections=8,
         duration_s=5,
-        requests_total=498,
+        requests_total=int(qps * 0.995 * 5),
         errors_total=0,
         latency_ms_min=p50 / 2,
         latency_ms_mean=p50 * 1.1,
@@ -131,3 +133,43 @@ def test_a_clean_run_passes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     assert summary["meshes_fully_quarantined"] == []
     assert list(summary["meshmark_by_mesh"]) == ["baseline", "sidecar", "sidecar-mtls"]
     assert summary["meshmark_by_mesh"]["baseline"] > summary["meshmark_by_mesh"]["sidecar-mtls"]
+
+
+def test_every_table_carries_the_run_and_a_config_short_of_load_points_is_partial(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MESHMARK_STORAGE_ROOT", str(tmp_path / "data"))
+    plan = plan_run({"qps": [100, 200], "duration_s": 5})
+    started = datetime(2026, 11, 24, 2, 0, 3, tzinfo=UTC)
+    outputs = []
+    for cell in plan["cells"]:
+        if cell["mesh"] == "sidecar" and cell["requested_qps"] == 200:
+            outputs.append(_measurement(cell, p50=0, dataplane=0, failure="k6 exited with code 1"))
+        else:
+            p50 = 1.0 if cell["is_baseline"] else 1.6
+            outputs.append(_measurement(cell, p50=p50, dataplane=0.2, qps=cell["requested_qps"]))
+    summary = finalize_run(plan, outputs, run_id=RUN, run_date=DAY, run_ts=started)
+
+    store = DatasetStore(str(tmp_path / "data"))
+    for table in ("results", "meshmark", "meshmark_config", "quarantine", "runs"):
+        rows = store.read(table).to_pylist()
+        assert rows and {r["run_ts"] for r in rows} == {started}, table
+        assert {(r.get("profile"), r.get("backend")) for r in rows} == {("local-demo", "local")}, table
+    configs = {r["mesh"]: r for r in store.read("meshmark_config").to_pylist()}
+    assert (configs["sidecar"]["load_points_scored"], configs["sidecar"]["load_points_planned"]) == (1, 2)
+    assert configs["sidecar"]["partial"] is True
+    assert configs["baseline"]["partial"] is False and configs["sidecar-mtls"]["partial"] is False
+    assert summary["meshes_partial"] == ["sidecar"]
+    assert {r["cost_currency"] for r in store.read("meshmark").to_pylist()} == {"USD"}
+    (quarantined,) = store.read("quarantine").to_pylist()
+    assert quarantined["reasons_text"] == "k6 exited with code 1"
+    (run,) = store.read("runs").to_pylist()
+    assert (run["run_id"], run["data_quality"], run["cells_planned"], run["cells_quarantined"]) == (
+        RUN,
+        "passed_with_quarantine",
+        6,
+        1,
+    )
+    assert run["load_generator"] == "k6" and "k6=1.1.0" in run["tool_versions"]
+    # local rows have their measured window
+    assert all(r["start_time"] and r["end_time"] for r in store.read("results").to_pylist())
