@@ -84,7 +84,6 @@ def runs_row(
     """The run's row of the `runs` table, from its summary and its results."""
     from importlib.metadata import PackageNotFoundError, version
 
-
     try:
         own_version: str | None = version("meshmark")
     except PackageNotFoundError:

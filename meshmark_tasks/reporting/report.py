@@ -9,13 +9,13 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any
 
-from meshmark_tasks.reporting.charts import all_charts
+from meshmark_tasks.reporting.charts import all_charts, plotly_asset_name, plotly_js
 from meshmark_tasks.reporting.compare_render import COMPARE_PAGE, previous_run_page
 from meshmark_tasks.reporting.history import History, load_history
 from meshmark_tasks.reporting.html import render_html
 from meshmark_tasks.reporting.markdown import render_markdown
 from meshmark_tasks.reporting.prices import price_assumptions
-from meshmark_tasks.reporting.publish import publish, relative_link, report_folder
+from meshmark_tasks.reporting.publish import ASSETS, publish, relative_link, report_folder
 from meshmark_tasks.reporting.quality import data_quality
 from meshmark_tasks.reporting.trends import RegressionRule, classify_history, counts, series_records
 from meshmark_tasks.storage import DatasetStore
@@ -117,7 +117,10 @@ def build_report(
     quality = data_quality(store.read_run_summary(run_id))
     document["data_quality"] = quality
     profiles = sorted({str(p) for p in history.runs["profile"].dropna()})
-    extra_pages = previous_run_page(store, history, generated_at=generated_at, version=_version())
+    plotly_src = f"../{ASSETS}/{plotly_asset_name()}"
+    extra_pages = previous_run_page(
+        store, history, generated_at=generated_at, version=_version(), plotly_src=plotly_src
+    )
     html = render_html(
         run_id=run_id,
         run_date=run_date,
@@ -136,6 +139,7 @@ def build_report(
         prices=price_assumptions(profiles),
         generator_version=_version(),
         compare_href=COMPARE_PAGE if extra_pages else None,
+        plotly_src=plotly_src,
     )
     markdown = render_markdown(
         run_id=run_id,
@@ -156,6 +160,7 @@ def build_report(
             "index.html": html,
             **extra_pages,
         },
+        assets={plotly_asset_name(): lambda: plotly_js().encode("utf-8")},
     )
     return ReportResult(
         report_dir=published.report_dir,
