@@ -20,6 +20,7 @@ whose file is damaged (`read(table, run_id=...)`) is an error naming the file.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import logging
@@ -59,6 +60,7 @@ from meshmark_tasks.storage.naming import (
     safe_from_part_file_name,
     safe_run_id,
 )
+from meshmark_tasks.storage.shared_assets import SHARED_DIR, compact_pages, split_static
 
 if TYPE_CHECKING:
     import duckdb
@@ -397,20 +399,28 @@ class DatasetStore:
     def put_data_docs(self, run_id: str, build: Callable[[str], object]) -> str:
         """Publish a run's Data Docs under data_docs/<run>/; returns where its index.html is.
 
-        `build(directory)` writes the site into a local directory (GX writes to local disk only):
-        for a local root that is the final folder, for object stores a temporary one whose files
-        are then uploaded one by one (each a single put, see filesystem.write_atomically).
+        `build(directory)` writes the site into a local temporary directory (GX writes to local
+        disk only). Its `static/` files (the same 4 MB for every run) are stored once, under
+        data_docs/~static/<digest>/, and the pages link them relatively (shared_assets.py); the
+        rest is published file by file (each atomically, see filesystem.write_atomically),
+        replacing an earlier attempt of the same run.
         """
         safe = safe_run_id(run_id)
-        if self._loc.local:
-            target = self._loc.path("data_docs", safe)
-            build(target)
-            return os.path.join(target, "index.html")
         with tempfile.TemporaryDirectory(prefix="meshmark-data-docs-") as tmp:
-            build(tmp)
-            for path in sorted(Path(tmp).rglob("*")):
+            site = Path(tmp) / "site"
+            build(str(site))
+            shared = split_static(site)
+            compact_pages(site)
+            if shared is not None:
+                for relative, source in shared.files.items():
+                    target = self._loc.path("data_docs", SHARED_DIR, shared.digest, *relative.split("/"))
+                    if not fsx.exists(self._loc, target):
+                        fsx.write_atomically(self._loc, target, _copy(source))
+            with contextlib.suppress(FileNotFoundError):
+                self._loc.fs.delete_dir_contents(self._loc.path("data_docs", safe), missing_dir_ok=True)
+            for path in sorted(site.rglob("*")):
                 if path.is_file():
-                    relative = path.relative_to(tmp).parts
+                    relative = path.relative_to(site).parts
                     fsx.write_atomically(self._loc, self._loc.path("data_docs", safe, *relative), _copy(path))
         return self._loc.url("data_docs", safe, "index.html")
 
