@@ -26,7 +26,7 @@ STOP_WITHIN_S = 10.0
 pytestmark = [pytest.mark.testbed, pytest.mark.slow]
 
 
-def _start(tmp: Path, *extra: str, duration_s: str = "60") -> subprocess.Popen[bytes]:
+def _start(tmp: Path, *extra: str, duration_s: str = "60", cwd: Path = REPO) -> subprocess.Popen[bytes]:
     (tmp / "tmp").mkdir(exist_ok=True)
     cmd = [sys.executable, "-m", "meshmark_tasks.cli", "nightly", "--meshes", "sidecar", "--qps", "100"]
     cmd += ["--connections", "2", "--duration-s", duration_s, *extra]
@@ -34,7 +34,7 @@ def _start(tmp: Path, *extra: str, duration_s: str = "60") -> subprocess.Popen[b
     log = (tmp / "nightly.log").open("ab")
     return subprocess.Popen(
         cmd,
-        cwd=REPO,
+        cwd=cwd,
         env={**os.environ, "TMPDIR": str(tmp / "tmp")},
         stdout=log,
         stderr=log,
@@ -96,6 +96,7 @@ def _run_folders(tmp: Path) -> list[Path]:
         ("command", signal.SIGKILL, -signal.SIGKILL),
         ("command", signal.SIGTERM, 128 + signal.SIGTERM),
         ("command", signal.SIGINT, 130),
+        ("group", signal.SIGKILL, -signal.SIGKILL),  # the run is in a session of its own: it cleans up
     ],
 )
 def test_a_signalled_command_stops_its_run_and_removes_its_files(
@@ -103,10 +104,15 @@ def test_a_signalled_command_stops_its_run_and_removes_its_files(
 ) -> None:
     command = _start(tmp_path)
     procs = _wait_for_testbed(tmp_path, command)
-    os.kill(command.pid, sig)
+    if target == "group":
+        os.killpg(command.pid, sig)
+    else:
+        os.kill(command.pid, sig)
     seconds = _gone_within(procs, tmp_path, command)
     assert command.wait(timeout=30) == exit_code
-    print(f"{signal.Signals(sig).name}: every process of the run gone {seconds:.1f} s after the signal")
+    print(
+        f"{signal.Signals(sig).name} of the {target}: every process of the run gone {seconds:.1f} s later"
+    )
     deadline = time.monotonic() + 5
     while _run_folders(tmp_path) and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -116,17 +122,35 @@ def test_a_signalled_command_stops_its_run_and_removes_its_files(
         assert "Traceback" not in "\n".join(lines)
 
 
-def test_a_killed_group_leaves_nothing_running_and_the_next_run_reaps_the_rest(tmp_path: Path) -> None:
+def test_a_killed_run_process_leaves_nothing_running_and_the_next_run_reaps_the_rest(tmp_path: Path) -> None:
+    """SIGKILL of the command and of the process running the DAG (say, `kill -9` of every meshmark
+    process): no handler runs anywhere; the testbed dies with its parent (PR_SET_PDEATHSIG)."""
     command = _start(tmp_path)
     procs = _wait_for_testbed(tmp_path, command)
-    os.killpg(command.pid, signal.SIGKILL)  # no handler runs anywhere
+    (run_process,) = [
+        p for p in psutil.Process(command.pid).children() if "airflow_local" in " ".join(p.cmdline())
+    ]
+    run_process.kill()
+    command.kill()
     seconds = _gone_within(procs, tmp_path, command)
     command.wait(timeout=30)
-    print(f"SIGKILL of the group: every process of the run gone {seconds:.1f} s after the signal")
+    print(f"SIGKILL of the run process and the command: all gone {seconds:.1f} s after the signal")
     (left,) = _run_folders(tmp_path)  # nothing could remove it
 
-    again = _start(tmp_path, "--meshes", "baseline", duration_s="2")
+    # ... from another folder, with a profile file alone in its folder (issue 13: `--profile
+    # /dir/x.yaml` once needed local-demo.yaml beside it)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    profile = elsewhere / "my-profile.yaml"
+    profile.write_text(
+        (REPO / "profiles" / "local-demo.yaml").read_text().replace("name: local-demo", "name: my-profile")
+    )
+    again = _start(tmp_path, "--meshes", "baseline", "--profile", profile.name, duration_s="2", cwd=elsewhere)
     assert again.wait(timeout=600) == 0, (tmp_path / "nightly.log").read_text()[-4000:]
     log = (tmp_path / "nightly.log").read_text()
     assert "was left running by a killed command: marked failed" in log
     assert not left.exists() and _run_folders(tmp_path) == []
+    from meshmark_tasks.storage import DatasetStore
+
+    (run,) = [r for r in DatasetStore(str(tmp_path / "data")).read("runs").to_pylist()]
+    assert (run["profile"], run["data_quality"]) == ("my-profile", "passed")
