@@ -39,6 +39,15 @@ def profile_of(plan: PlanLike) -> Profile:
     return RunPlan.of(plan).profile
 
 
+def plan_input_errors() -> tuple[type[Exception], ...]:
+    """What plan_run raises for bad input (a broken profile, bad overrides): retrying cannot help."""
+    from pydantic import ValidationError
+
+    from meshmark_tasks.errors import ConfigError, InputFileError, ProfileError
+
+    return (ProfileError, ConfigError, InputFileError, ValidationError, ValueError)
+
+
 def provision_run(plan: PlanLike, run_id: str) -> list[str]:
     """Prepare every mesh configuration of the run; returns what was provisioned, for the log."""
     run_plan = RunPlan.of(plan)
