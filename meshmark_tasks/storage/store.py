@@ -66,6 +66,7 @@ if TYPE_CHECKING:
     import duckdb
 
 log = logging.getLogger(__name__)
+_WARNED: set[str] = set()
 
 # Measured by benchmarks/bench_store.py: zstd writes about as fast as snappy here and gives
 # smaller files; see docs/data-model.md "Files".
@@ -533,7 +534,10 @@ class DatasetStore:
         if path not in self._skipped:
             where = self._loc.url(*path[len(self._loc.base) :].lstrip("/" + os.sep).split("/"))
             self._skipped[path] = SkippedFile(where if not self._loc.local else path, reason)
-            log.warning("skipped %s", self._skipped[path])
+            # Once per process, however many stores (a report opens several) meet the file.
+            if str(self._skipped[path]) not in _WARNED:
+                _WARNED.add(str(self._skipped[path]))
+                log.warning("skipped %s", self._skipped[path])
 
     def _run_id_in_file(self, path: str) -> str | None:
         metadata = pq.read_schema(path, filesystem=self._loc.fs).metadata or {}

@@ -110,9 +110,7 @@ def test_a_signalled_command_stops_its_run_and_removes_its_files(
         os.kill(command.pid, sig)
     seconds = _gone_within(procs, tmp_path, command)
     assert command.wait(timeout=30) == exit_code
-    print(
-        f"{signal.Signals(sig).name} of the {target}: every process of the run gone {seconds:.1f} s later"
-    )
+    print(f"{signal.Signals(sig).name} of the {target}: every process of the run gone {seconds:.1f} s later")
     deadline = time.monotonic() + 5
     while _run_folders(tmp_path) and time.monotonic() < deadline:
         time.sleep(0.1)
