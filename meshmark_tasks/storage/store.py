@@ -421,8 +421,8 @@ class DatasetStore:
                 self._loc.fs.delete_dir_contents(self._loc.path("data_docs", safe), missing_dir_ok=True)
             for path in sorted(site.rglob("*")):
                 if path.is_file():
-                    relative = path.relative_to(site).parts
-                    fsx.write_atomically(self._loc, self._loc.path("data_docs", safe, *relative), _copy(path))
+                    parts = path.relative_to(site).parts
+                    fsx.write_atomically(self._loc, self._loc.path("data_docs", safe, *parts), _copy(path))
         return self._loc.url("data_docs", safe, "index.html")
 
     def data_docs_index(self, run_id: str) -> str | None:
