@@ -19,7 +19,15 @@ from datetime import timedelta
 from pathlib import Path
 
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
-from airflow.sdk import CronTriggerTimetable, Param, TriggerRule, dag, get_current_context, task, teardown
+from airflow.sdk import (
+    CronTriggerTimetable,
+    Param,
+    TriggerRule,
+    dag,
+    get_current_context,
+    task,
+    teardown,
+)
 
 from meshmark_tasks.assets import RESULTS_ASSET
 from meshmark_tasks.backends.kubernetes.callbacks import RecordLoadWindow
@@ -90,10 +98,16 @@ def meshmark_nightly() -> None:
     # every other task needs, goes out under the XCom key "plan".
     @task(show_return_value_in_logs=False)
     def plan() -> list[dict]:
-        from meshmark_tasks.pipeline.nightly import plan_run
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from meshmark_tasks.pipeline.nightly import plan_input_errors, plan_run
 
         context = get_current_context()
-        run_plan = plan_run(context["params"])
+        try:
+            run_plan = plan_run(context["params"])
+        except plan_input_errors() as exc:
+            # A broken profile or override stays broken: fail once, now, without retries.
+            raise AirflowFailException(str(exc)) from None
         context["ti"].xcom_push(key="plan", value=run_plan)
         return run_plan["cells"]
 
@@ -160,6 +174,7 @@ def meshmark_nightly() -> None:
             [cell_outputs[i] for i in range(len(cell_outputs))],
             run_id=context["run_id"],
             run_date=run_date_of(context["dag_run"].logical_date or context["dag_run"].run_after),
+            run_ts=context["dag_run"].start_date,
         )
         context["outlet_events"][RESULTS_ASSET].extra = {
             k: summary[k] for k in ("run_id", "run_date", "data_quality", "cells_scored", "cells_quarantined")

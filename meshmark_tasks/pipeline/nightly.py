@@ -40,6 +40,15 @@ def profile_of(plan: PlanLike) -> Profile:
     return RunPlan.of(plan).profile
 
 
+def plan_input_errors() -> tuple[type[Exception], ...]:
+    """What plan_run raises for bad input (a broken profile, bad overrides): retrying cannot help."""
+    from pydantic import ValidationError
+
+    from meshmark_tasks.errors import ConfigError, InputFileError, ProfileError
+
+    return (ProfileError, ConfigError, InputFileError, ValidationError, ValueError)
+
+
 def provision_run(plan: PlanLike, run_id: str) -> list[str]:
     """Prepare every mesh configuration of the run; returns what was provisioned, for the log."""
     run_plan = RunPlan.of(plan)
@@ -115,8 +124,11 @@ def finalize_run(
     *,
     run_id: str,
     run_date: date,
+    run_ts: datetime | None = None,
 ) -> dict[str, Any]:
     """Collect → validate (quarantine) → score → write the tables; returns the run summary.
+
+    `run_ts`: when the run started (the DAG run's start), the same in every table of the run.
 
     Raises RunFailedError after writing everything when no cell survived, so the DAG run fails
     loudly while the quarantine table still says why.
@@ -125,6 +137,7 @@ def finalize_run(
 
     from meshmark_tasks.pipeline.publish import publish_run
     from meshmark_tasks.pipeline.rows import failed_test_row, results_row
+    from meshmark_tasks.pipeline.run_columns import planned_load_points
     from meshmark_tasks.storage import DatasetStore
 
     run_plan = RunPlan.of(plan)
@@ -147,7 +160,13 @@ def finalize_run(
         qps_tolerance=profile.qps_tolerance,
         weights=profile.weights,
         prices=profile.prices,
-        run_fields={"profile": profile.name, "backend": run_plan.backend},
+        run_fields={
+            "profile": profile.name,
+            "backend": run_plan.backend,
+            "currency": profile.prices.currency,
+        },
+        run_ts=run_ts,
+        load_points=planned_load_points(run_plan.cells),
     )
     progress.info("run published:\n%s", run_table(summary))
     return summary

@@ -312,8 +312,16 @@ def all_charts(history: History) -> list[Chart]:
     ]
 
 
+def plotly_asset_name() -> str:
+    """File name of the plotly.js bundle as a shared report asset (its version in the name, so a
+    report keeps the bundle it was drawn with after an upgrade)."""
+    import plotly
+
+    return f"plotly-{plotly.__version__}.min.js"
+
+
 def plotly_js() -> str:
-    """The plotly.js bundle shipped with the Python package, for inlining once per page."""
+    """The plotly.js bundle shipped with the Python package (inlined, or stored once as an asset)."""
     from plotly.offline import get_plotlyjs
 
     source: str = get_plotlyjs()

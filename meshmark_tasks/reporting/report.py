@@ -10,13 +10,13 @@ from importlib import metadata
 from typing import Any
 
 from meshmark_tasks.reporting.change_charts import changes_chart
-from meshmark_tasks.reporting.charts import all_charts
+from meshmark_tasks.reporting.charts import all_charts, plotly_asset_name, plotly_js
 from meshmark_tasks.reporting.compare_render import COMPARE_PAGE, previous_run_page
 from meshmark_tasks.reporting.history import History, load_history
 from meshmark_tasks.reporting.html import render_html
 from meshmark_tasks.reporting.markdown import render_markdown
 from meshmark_tasks.reporting.prices import price_assumptions
-from meshmark_tasks.reporting.publish import publish, relative_link, report_folder
+from meshmark_tasks.reporting.publish import ASSETS, publish, relative_link, report_folder
 from meshmark_tasks.reporting.quality import data_quality
 from meshmark_tasks.reporting.run_numbers import run_numbers_section
 from meshmark_tasks.reporting.trends import METHOD, TrendRule, counts, detect_history, series_records
@@ -124,7 +124,10 @@ def build_report(
     quality = data_quality(store.read_run_summary(run_id))
     document["data_quality"] = quality
     profiles = sorted({str(p) for p in history.runs["profile"].dropna()})
-    extra_pages = previous_run_page(store, history, generated_at=generated_at, version=_version())
+    plotly_src = f"../{ASSETS}/{plotly_asset_name()}"
+    extra_pages = previous_run_page(
+        store, history, generated_at=generated_at, version=_version(), plotly_src=plotly_src
+    )
     numbers = run_numbers_section(store, run_id, history)
     html = render_html(
         run_id=run_id,
@@ -146,6 +149,7 @@ def build_report(
         generator_version=_version(),
         compare_href=COMPARE_PAGE if extra_pages else None,
         run_numbers=numbers,
+        plotly_src=plotly_src,
     )
     markdown = render_markdown(
         run_id=run_id,
@@ -167,6 +171,7 @@ def build_report(
             "index.html": html,
             **extra_pages,
         },
+        assets={plotly_asset_name(): lambda: plotly_js().encode("utf-8")},
     )
     return ReportResult(
         report_dir=published.report_dir,

@@ -44,9 +44,14 @@ _INTEGER_CARRIED = ("repetition", "round", "sequence")
 
 
 def output_columns(cells_columns: pd.Index | list[str]) -> list[str]:
-    """schemas.MESHMARK's column order, without run_id / run_date when the input lacks them."""
+    """schemas.MESHMARK's column order, without run_id / run_date when the input lacks them and
+    without the run-level columns the pipeline sets (schemas.RUN_LEVEL_COLUMNS)."""
     present = set(cells_columns)
-    return [name for name in schemas.MESHMARK.names if name not in RUN_COLUMNS or name in present]
+    return [
+        name
+        for name in schemas.MESHMARK.names
+        if (name not in RUN_COLUMNS or name in present) and name not in schemas.RUN_LEVEL_COLUMNS
+    ]
 
 
 def _carry(cells: pd.DataFrame, column: str, rows: BoolArray | None, n_out: int) -> Any:

@@ -240,3 +240,27 @@ def test_cron_off_means_triggered_runs_only() -> None:
     env = {**os.environ, "MESHMARK_NIGHTLY_CRON": "off"}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
     assert out.stdout.strip().splitlines()[-1] == "None"
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"profile": "no-such-profile"}, "no-such-profile"),
+        ({"profile": "local-demo", "qps": [-5]}, "qps"),
+        ({"profile": "local-demo", "meshes": ["not-a-mesh"]}, "not-a-mesh"),
+    ],
+)
+def test_a_broken_profile_or_override_fails_the_plan_task_once(dagbag, params: dict, message: str) -> None:
+    """AirflowFailException: Airflow fails the task without the DAG's retries (2 m 15 s of them before)."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    callable_ = dagbag.dags["meshmark_nightly"].get_task("plan").python_callable
+    callable_.__globals__["get_current_context"] = lambda: {"params": params}
+    try:
+        with pytest.raises(AirflowFailException, match=message) as failure:
+            callable_()
+    finally:
+        from airflow.sdk import get_current_context
+
+        callable_.__globals__["get_current_context"] = get_current_context
+    assert "\n" not in str(failure.value)

@@ -89,7 +89,7 @@ def test_paths_are_printed_and_the_report_exists(two_runs) -> None:
     assert f"parquet dataset: {tmp / 'data'}" in out
     assert f"report:          {tmp / 'data'}/reports/latest/index.html" in out
     assert (tmp / "data" / "reports" / "latest" / "index.html").exists()
-    summary = json.loads(next((tmp / "data" / "runs").glob("*.json")).read_text())
+    summary = json.loads(next((tmp / "data" / "run_summaries").glob("*.json")).read_text())
     assert summary["data_quality"] in ("passed", "passed_with_quarantine")
     assert Path(summary["data_docs"]).exists()
 
