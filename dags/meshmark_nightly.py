@@ -66,9 +66,9 @@ overlap: `airflow pools set {LOADTEST_POOL} 1 "meshmark load tests" --include-de
 
 | what | where |
 | --- | --- |
-| Parquet: `results`, `meshmark`, `meshmark_config`, `quarantine` | `<root>/<table>/run_date=YYYY-MM-DD/` |
+| Parquet tables (docs/data-model.md), one file per table and run | `<root>/<table>/run_date=YYYY-MM-DD/` |
 | raw load-generator outputs | `<root>/raw/<run>/` |
-| the run's summary (data quality, counts, MeshMark per mesh) | `<root>/runs/<run>.json` |
+| the run's summary (data quality, counts, MeshMark per mesh) | `<root>/run_summaries/<run>.json` |
 | Great Expectations Data Docs of the run | `<root>/data_docs/<run>/` |
 | trend report (the `meshmark_trend_report` DAG, after every run) | `<root>/reports/latest/` |
 

@@ -250,7 +250,7 @@ MESHMARK_SUMMARY = pa.schema(
     + [f for f in LOAD_POINT_FIELDS if f.name not in ("cell_id", "repetition")]
     + [
         _field("repetitions_used", pa.int32(), "count"),  # scored repetitions summarised
-        _field("ci_level", pa.float64(), "probability"),  # coverage the median CIs achieve with that many values
+        _field("ci_level", pa.float64(), "probability"),  # coverage of the median CIs at that n
     ]
     + [f for metric in SUMMARY_MEDIAN_METRICS for f in _median_fields(metric)]
     + [_field("pairs_used", pa.int32(), "count")]  # rounds paired with the baseline (null for the baseline)

@@ -254,3 +254,21 @@ def _query_cells(con: duckdb.DuckDBPyConnection, results: str, meshmark: str, wh
     """
     frame: pd.DataFrame = con.sql(sql).df()
     return frame
+
+
+def complete_nights(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows of nights where a mesh has its usual number of load points.
+
+    A mean over load points is comparable between nights only when it covers the same load points:
+    a night that lost a load point to quarantine (`meshmark_config.partial`) would move the mean by
+    the missing point's weight, not by a change of the mesh. "Usual" is the count most nights of
+    the window have for that mesh, so a profile that adds load points from some night on keeps its
+    newer nights once they are the majority.
+    """
+    if frame.empty or "load_point" not in frame.columns:
+        return frame
+    counts = frame.groupby(["mesh", "run_seq"])["load_point"].nunique()
+    usual = counts.groupby(level="mesh").agg(lambda c: c.mode().max())
+    complete = counts[counts.to_numpy() >= usual.reindex(counts.index.get_level_values("mesh")).to_numpy()]
+    keys = pd.MultiIndex.from_frame(frame[["mesh", "run_seq"]])
+    return frame[keys.isin(complete.index)]

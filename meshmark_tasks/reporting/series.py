@@ -13,6 +13,8 @@ from typing import Literal
 
 import pandas as pd
 
+from meshmark_tasks.reporting.history import complete_nights
+
 LOAD_POINT_COLUMNS = ["requested_qps", "connections", "payload_bytes", "protocol", "is_baseline"]
 ALL_LOAD_POINTS = "all load points"
 
@@ -66,8 +68,9 @@ def metric_values(reps: pd.DataFrame, metric: Metric) -> pd.DataFrame:
             return pd.DataFrame()
         # MeshMark of a mesh configuration: its load points' MeshMark averaged per repetition
         # (equal weight per load point, as MESHMARK.md's aggregate).
+        # Only nights with the mesh's usual load points: a partial night's mean is not comparable.
         frame = (
-            reps.dropna(subset=["meshmark"])
+            complete_nights(reps.dropna(subset=["meshmark"]))
             .groupby(["mesh", "run_seq", "repetition"], as_index=False)
             .agg(value=("meshmark", "mean"), is_baseline=("is_baseline", "first"))
         )
