@@ -113,7 +113,11 @@ def summarise_load_points(scored: pd.DataFrame, results: pd.DataFrame | None = N
     CPU. Without `results` only the MeshMark columns are filled.
     """
     run_keys = _run_keys(scored)
-    columns = [c for c in schemas.MESHMARK_SUMMARY.names if c not in ("run_id", "run_date") or c in run_keys]
+    columns = [
+        c
+        for c in schemas.MESHMARK_SUMMARY.names
+        if (c not in ("run_id", "run_date") or c in run_keys) and c not in schemas.RUN_LEVEL_COLUMNS
+    ]
     if scored.empty:
         return schemas.MESHMARK_SUMMARY.empty_table().to_pandas()[columns]
     frame = _repetitions(scored, results)

@@ -114,7 +114,7 @@ def test_cells_log_summaries_not_their_returned_dicts(dagbag) -> None:
 def test_docs_name_the_pool_and_the_outputs(dagbag) -> None:
     doc = dagbag.dags["meshmark_nightly"].doc_md
     assert "meshmark_loadtest" in doc and "--include-deferred" in doc
-    for output in ("results", "quarantine", "data_docs/<run>/", "reports/latest/", "runs/<run>.json"):
+    for output in ("Parquet tables", "data_docs/<run>/", "reports/latest/", "run_summaries/<run>.json"):
         assert output in doc, output
     assert "/meshmark/report" in doc  # served by the plugin, one click
 
