@@ -59,6 +59,51 @@ class ManagedProcess:
 
 
 @dataclass(frozen=True)
+class Placement:
+    """Where and how a process runs: its CPUs and, optionally, SCHED_FIFO at a real-time priority.
+
+    Applied in the child between fork and exec, so every thread it ever starts (Go's runtime reads
+    its CPU count from the affinity at start) inherits it. A request the kernel refuses (no
+    permission for real-time scheduling, a CPU outside this cgroup) is skipped, not fatal: what the
+    process really got is read back from the kernel and recorded (`placement_of`).
+    """
+
+    cpus: frozenset[int] | None = None
+    realtime_priority: int | None = None
+
+    def apply_in_child(self) -> None:
+        if self.cpus:
+            with contextlib.suppress(OSError):
+                os.sched_setaffinity(0, self.cpus)
+        if self.realtime_priority is not None:
+            with contextlib.suppress(OSError):
+                os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(self.realtime_priority))
+
+
+_POLICY_NAMES = {
+    os.SCHED_OTHER: "normal",
+    os.SCHED_FIFO: "fifo",
+    os.SCHED_RR: "rr",
+    os.SCHED_BATCH: "batch",
+    os.SCHED_IDLE: "idle",
+}
+
+
+def placement_of(pid: int) -> dict[str, Any]:
+    """What the kernel says about a process: its CPUs, scheduling policy, real-time priority and nice."""
+    try:
+        policy = os.sched_getscheduler(pid)
+        return {
+            "cpus": sorted(os.sched_getaffinity(pid)),
+            "scheduling": _POLICY_NAMES.get(policy, str(policy)),
+            "priority": os.sched_getparam(pid).sched_priority,
+            "nice": os.getpriority(os.PRIO_PROCESS, pid),
+        }
+    except OSError as exc:
+        return {"error": f"{type(exc).__name__}: {exc}"}
+
+
+@dataclass(frozen=True)
 class WaitOutcome:
     """How a waited-for process ended. cpu_seconds comes from the kernel's rusage of the child."""
 
@@ -177,8 +222,12 @@ class ManagedProcesses:
         log_path: Path,
         env: Mapping[str, str] | None = None,
         cwd: Path | None = None,
+        placement: Placement | None = None,
     ) -> ManagedProcess:
-        """Start `argv` in its own session with stdout+stderr appended to `log_path`."""
+        """Start `argv` in its own session with stdout+stderr appended to `log_path`.
+
+        `placement` pins it to CPUs and/or real-time scheduling before it executes (see Placement).
+        """
         if name in self.processes:
             raise ValueError(f"a process named {name!r} is already managed")
         log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -192,6 +241,8 @@ class ManagedProcesses:
                     env=None if env is None else dict(env),
                     cwd=cwd,
                     start_new_session=True,
+                    # Only os.sched_* system calls run in the forked child, nothing that takes a lock.
+                    preexec_fn=None if placement is None else placement.apply_in_child,
                 )
             except OSError as exc:
                 raise TopologyError(f"{name}: cannot start {argv[0]}: {exc}") from exc
