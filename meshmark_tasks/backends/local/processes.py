@@ -80,6 +80,18 @@ class Placement:
                 os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(self.realtime_priority))
 
 
+def make_realtime(pid: int, priority: int) -> None:
+    """SCHED_FIFO at `priority` for every thread of a running process (threads it starts later
+    inherit it). Refusals are skipped, as in Placement: placement_of says what the process got."""
+    try:
+        threads = [int(tid) for tid in os.listdir(f"/proc/{pid}/task")]
+    except OSError:
+        return
+    for tid in threads:
+        with contextlib.suppress(OSError):
+            os.sched_setscheduler(tid, os.SCHED_FIFO, os.sched_param(priority))
+
+
 _POLICY_NAMES = {
     os.SCHED_OTHER: "normal",
     os.SCHED_FIFO: "fifo",
@@ -90,14 +102,27 @@ _POLICY_NAMES = {
 
 
 def placement_of(pid: int) -> dict[str, Any]:
-    """What the kernel says about a process: its CPUs, scheduling policy, real-time priority and nice."""
+    """What the kernel says about a process: its CPUs, scheduling policy, real-time priority and nice.
+
+    Policy and CPUs are per thread in Linux; they are read for every thread, and a process whose
+    threads disagree is reported as "mixed" with the count of each.
+    """
     try:
-        policy = os.sched_getscheduler(pid)
+        tids = [int(tid) for tid in os.listdir(f"/proc/{pid}/task")]
+        policies: dict[str, int] = {}
+        cpus: set[int] = set()
+        for tid in tids:
+            with contextlib.suppress(OSError):  # a thread that just exited
+                name = _POLICY_NAMES.get(os.sched_getscheduler(tid), "other")
+                policies[name] = policies.get(name, 0) + 1
+                cpus |= os.sched_getaffinity(tid)
+        scheduling = next(iter(policies)) if len(policies) == 1 else f"mixed {policies}"
         return {
-            "cpus": sorted(os.sched_getaffinity(pid)),
-            "scheduling": _POLICY_NAMES.get(policy, str(policy)),
+            "cpus": sorted(cpus or os.sched_getaffinity(pid)),
+            "scheduling": scheduling,
             "priority": os.sched_getparam(pid).sched_priority,
             "nice": os.getpriority(os.PRIO_PROCESS, pid),
+            "threads": len(tids),
         }
     except OSError as exc:
         return {"error": f"{type(exc).__name__}: {exc}"}

@@ -33,6 +33,7 @@ from meshmark_tasks.backends.local.processes import (
     TopologyError,
     WaitOutcome,
     kill_from_pidfiles,
+    make_realtime,
     placement_of,
 )
 from meshmark_tasks.backends.local.sampler import ComponentUsage, ResourceSampler
@@ -190,19 +191,22 @@ class _Layout:
             "scheduling": scheduling,
         }
 
-    def _placement(self, cpus: frozenset[int] | None) -> Placement | None:
-        priority = REALTIME_PRIORITY if self.realtime else None
-        if cpus is None and priority is None:
-            return None
-        return Placement(cpus=cpus, realtime_priority=priority)
-
     @property
     def sut(self) -> Placement | None:
-        return self._placement(None if self.plan is None else self.plan.sut)
+        """Start-up placement of the app and sidecars: CPUs only. They become real-time once ready
+        (`promote`): a start-up burst at real-time priority (the app's imports, Caddy loading its TLS
+        files) would starve the others on that CPU, which real-time scheduling never time-slices."""
+        return None if self.plan is None else Placement(cpus=self.plan.sut)
 
     @property
     def loadgen(self) -> Placement | None:
-        return self._placement(None if self.plan is None else self.plan.loadgen)
+        cpus = None if self.plan is None else self.plan.loadgen
+        priority = REALTIME_PRIORITY if self.realtime else None
+        return None if cpus is None and priority is None else Placement(cpus=cpus, realtime_priority=priority)
+
+    def promote(self, pid: int) -> None:
+        if self.realtime:
+            make_realtime(pid, REALTIME_PRIORITY)
 
     def go_placement(self, pid: int) -> dict[str, Any]:
         """placement_of a Go binary (Caddy, k6, fortio), with the GOMAXPROCS its runtime chose."""
@@ -462,10 +466,11 @@ def _measure(
     with ManagedProcesses(workdir / PIDS_DIRNAME / cell.cell_id) as procs:
         url, ports = _start_topology(procs, mesh, cell, workdir, cell_dir, layout)
         details["ports"] = ports
+        _probe(url, cell.payload_bytes, READY_TIMEOUT_S)
         for name in roles:
             pid = procs.processes[name].pid
+            layout.promote(pid)
             placements[name] = placement_of(pid) if name == APP else layout.go_placement(pid)
-        _probe(url, cell.payload_bytes, READY_TIMEOUT_S)
         phase("start_and_ready")
         watch = _component_watch(procs, list(roles))
         if profile.warmup_s > 0:

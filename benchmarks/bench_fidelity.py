@@ -1,0 +1,846 @@
+"""How trustworthy is one night of the local testbed? Noise, confidence intervals, and what lowers them.
+
+A benchmark, not a test: it runs the local backend for real for many minutes (not part of CI, not
+part of `make bench`; run it as `python -m benchmarks.bench_fidelity STAGE ...`). Every repetition's
+measurement is saved as one JSON line under var/benchmarks/fidelity/, so analysis (and, later,
+change-point detection) reads files and never needs the run again.
+
+Stages
+- `night`: a night of a demo-like profile (profiles/local-demo.yaml with the window, warm-up,
+  rates and repetitions given): repetitions in interleaved rounds, for each load point, for each
+  round, for each mesh; the order is recorded (`seq`, `round`). Reports, per mesh and load point,
+  the CV of p50, p99 and data-plane CPU (app CPU for the baseline) and the 95 % confidence interval
+  of the within-night median (an order-statistic CI: scipy.stats.quantile_test) as a half-width in
+  % of the median, for the first n rounds (n = 6, 8, 10, ...: what a night of n repetitions gives).
+- `steps`: what each noise-reduction step buys. For each step an A/B pair (the testbed before and
+  after the step) runs interleaved, A B in odd rounds and B A in even ones, on the same cells, so
+  drift and other users' load hit both sides alike; reports both sides' CVs and medians and the
+  pair-by-pair ratio B/A. Steps are cumulative, in the order of STEPS.
+- `knob`: the "real change" and what it moves: the sidecar mesh with the app doing a fixed amount of
+  extra work per request (SHA-256 over N KiB, `TestbedSettings.app_work_kib`) and the sidecar
+  switched to its access-logging variant (network function `telemetry`), each interleaved against
+  the unchanged sidecar; reports the pair-by-pair change of p50, p99, data-plane and app CPU.
+- `report`: re-analyse saved JSON lines (`--files`) without running anything.
+
+Extending with detection (`--detect`, for the integration step): a no-change night is a `night`
+run; a changed night is a `night` run with `--change-mesh sidecar --change-kib N` (the knob sized
+from the `knob` stage to move the chosen series by about 10 %). Build per-series histories (mesh ×
+load point × metric, one value per repetition, nights in order) from the JSON lines, run the stats
+package's change-point detection on each, and count: a changed night must be flagged on its first
+night in >= 9 of 10 trials; no-change nights must flag at most one series per 30 nights.
+
+Conditions: this machine has 2 cores shared with other engineers' work; every record carries the
+1-minute load average and where each component ran, and every comparison here is interleaved.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+import yaml  # noqa: E402
+from scipy import stats  # noqa: E402
+
+from meshmark_tasks.backends.local import provision, run_cell, teardown  # noqa: E402
+from meshmark_tasks.backends.local.settings import TestbedSettings  # noqa: E402
+from meshmark_tasks.matrix import Cell, expand_matrix  # noqa: E402
+from meshmark_tasks.profile import Profile, load_profile, profile_from_mapping  # noqa: E402
+
+OUT = REPO / "var" / "benchmarks" / "fidelity"
+DEMO_PROFILE = REPO / "profiles" / "local-demo.yaml"
+# The testbed as it was before this benchmark existed: no pinning, normal scheduling, CPU over the
+# sampler's wall-clock window, 10 Hz sampling. The steps below start from here.
+LEGACY = TestbedSettings(cpus="off", scheduling="normal", cpu_window="sampler", sampler_interval_s=0.1)
+METRICS = ("p50_ms", "p99_ms", "cpu_dataplane", "cpu_app")
+CI_REPETITIONS = (6, 8, 10, 12, 15, 20, 30)
+
+
+# -- profiles and cells ---------------------------------------------------------------------------
+def demo_like_profile(
+    *,
+    duration_s: float,
+    warmup_s: float,
+    qps: Sequence[float],
+    repetitions: int,
+    extra_meshes: Sequence[dict[str, Any]] = (),
+) -> Profile:
+    """profiles/local-demo.yaml with the window, warm-up, rates and repetitions replaced."""
+    data = yaml.safe_load(DEMO_PROFILE.read_text(encoding="utf-8"))
+    data["name"] = "fidelity"
+    data["duration_s"] = duration_s
+    data["warmup_s"] = warmup_s
+    data["repetitions"] = repetitions
+    data["matrix"]["qps"] = list(qps)
+    data["meshes"] = [*data["meshes"], *extra_meshes]
+    return profile_from_mapping(data, str(DEMO_PROFILE))
+
+
+def _cells_by(profile: Profile) -> dict[tuple[str, float | None, int], Cell]:
+    return {(c.mesh, c.requested_qps, c.repetition): c for c in expand_matrix(profile)}
+
+
+# -- one repetition -------------------------------------------------------------------------------
+@dataclass
+class Runner:
+    """Runs cells in one provisioned working directory and appends each as a JSON line."""
+
+    jsonl: Path
+    workdir: Path
+    out_dir: Path
+    seq: int = 0
+
+    def run(self, profile: Profile, cell: Cell, settings: TestbedSettings, **meta: Any) -> dict[str, Any]:
+        provision(profile, self.workdir)
+        started = time.time()
+        m = run_cell(profile, cell, self.workdir, self.out_dir, settings=settings)
+        testbed = json.loads((self.out_dir / f"{cell.cell_id}.testbed.json").read_text(encoding="utf-8"))
+        record: dict[str, Any] = {
+            **meta,
+            "seq": self.seq,
+            "started_at": started,
+            "wall_s": round(time.time() - started, 3),
+            "cell_id": cell.cell_id,
+            "mesh": cell.mesh,
+            "qps": cell.requested_qps,
+            "window_s": profile.duration_s,
+            "warmup_s": profile.warmup_s,
+            "settings": settings.as_dict(),
+            "failure": m.failure,
+            "load_average_1m": (m.conditions or {}).get("load_average_1m"),
+        }
+        if m.result is not None and m.resources is not None:
+            cpu_s = {role: _cpu_seconds(testbed, role, "cpu_seconds") for role in ("app", "dataplane")}
+            ticks = {role: _cpu_seconds(testbed, role, "cpu_seconds_ticks") for role in ("app", "dataplane")}
+            record.update(
+                {
+                    "p50_ms": m.result.latency_ms_p50,
+                    "p90_ms": m.result.latency_ms_p90,
+                    "p99_ms": m.result.latency_ms_p99,
+                    "max_ms": m.result.latency_ms_max,
+                    "requests": m.result.requests_total,
+                    "errors": m.result.errors_total,
+                    "dropped_iterations": testbed.get("dropped_iterations"),
+                    "cpu_dataplane": m.resources.cpu_cores_dataplane,
+                    "cpu_app": m.resources.cpu_cores_app,
+                    "cpu_seconds_dataplane": cpu_s["dataplane"],
+                    "cpu_seconds_app": cpu_s["app"],
+                    "cpu_seconds_ticks_dataplane": ticks["dataplane"],
+                    "cpu_seconds_ticks_app": ticks["app"],
+                    "loadgen_duration_s": m.result.duration_s,
+                    "sampler_window_s": testbed.get("window_s"),
+                    "loadgen_cpu_seconds": testbed.get("loadgen_cpu_seconds"),
+                }
+            )
+            machine = (m.conditions or {}).get("machine") or {}
+            if "busy_cores" in machine and record["sampler_window_s"]:
+                ours = (cpu_s["app"] + cpu_s["dataplane"] + (record["loadgen_cpu_seconds"] or 0.0)) / record[
+                    "sampler_window_s"
+                ]
+                record["machine_busy_cores"] = machine["busy_cores"]
+                record["other_busy_cores"] = round(machine["busy_cores"] - ours, 3)
+        record["measurement"] = m.to_json_dict()
+        self.seq += 1
+        with self.jsonl.open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps(record, default=str) + "\n")
+        status = (
+            "FAILED " + str(m.failure)
+            if m.failure
+            else f"p50 {record['p50_ms']:.3f} p99 {record['p99_ms']:.2f}"
+        )
+        print(f"  [{self.seq}] {meta.get('variant', '')} {cell.cell_id}: {status}", file=sys.stderr)
+        return record
+
+
+def _cpu_seconds(testbed: dict[str, Any], role: str, key: str) -> float:
+    return float(sum(c.get(key, 0.0) for c in testbed.get("components", []) if c["role"] == role))
+
+
+def _with_runner(name: str, body: Callable[[Runner], None]) -> Path:
+    OUT.mkdir(parents=True, exist_ok=True)
+    jsonl = OUT / f"{name}.jsonl"
+    base = Path(tempfile.mkdtemp(prefix="meshmark-fidelity-"))
+    runner = Runner(jsonl, base / "run", base / "out")
+    try:
+        body(runner)
+    finally:
+        teardown(runner.workdir)
+    return jsonl
+
+
+# -- statistics -----------------------------------------------------------------------------------
+def cv_percent(values: Sequence[float]) -> float:
+    if len(values) < 2 or statistics.fmean(values) == 0:
+        return math.nan
+    return 100 * statistics.stdev(values) / statistics.fmean(values)
+
+
+def median_ci_half_width_percent(values: Sequence[float], confidence: float = 0.95) -> float:
+    """Half-width of the order-statistic CI of the median, in % of the median (nan below 6 values)."""
+    if len(values) < 2:
+        return math.nan
+    ci = stats.quantile_test(list(values), p=0.5).confidence_interval(confidence)
+    median = statistics.median(values)
+    if not (math.isfinite(ci.low) and math.isfinite(ci.high)) or median == 0:
+        return math.nan
+    return 100 * (ci.high - ci.low) / 2 / median
+
+
+def typical_ci_half_width_percent(values: Sequence[float], n: int, draws: int = 200, seed: int = 10) -> float:
+    """Median CI half-width over random n-subsets of `values`: what n repetitions typically get."""
+    rng = random.Random(seed)
+    widths = [median_ci_half_width_percent(rng.sample(list(values), n)) for _ in range(draws)]
+    finite = [w for w in widths if math.isfinite(w)]
+    return statistics.median(finite) if finite else math.nan
+
+
+def _metric_values(records: Iterable[dict[str, Any]], metric: str) -> list[float]:
+    return [float(r[metric]) for r in records if r.get("failure") is None and r.get(metric) is not None]
+
+
+def _relevant(mesh: str, metric: str, records: Sequence[dict[str, Any]]) -> bool:
+    # The baseline has no data plane (exactly 0.0): its CPU series is the app's.
+    return not (metric == "cpu_dataplane" and all(r.get(metric) in (0, 0.0, None) for r in records))
+
+
+def summarise_night(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    groups: dict[tuple[str, Any], list[dict[str, Any]]] = {}
+    for r in sorted(records, key=lambda r: r["seq"]):
+        groups.setdefault((r["mesh"], r["qps"]), []).append(r)
+    rows = []
+    for (mesh, qps), group in groups.items():
+        for metric in METRICS:
+            if not _relevant(mesh, metric, group):
+                continue
+            values = _metric_values(group, metric)
+            paired = [
+                (float(r[metric]), float(r["other_busy_cores"]))
+                for r in group
+                if r.get("failure") is None
+                and r.get(metric) is not None
+                and r.get("other_busy_cores") is not None
+            ]
+            follows_load = math.nan
+            if len(paired) >= 5 and len({o for _, o in paired}) > 1:
+                follows_load = float(stats.spearmanr(*zip(*paired, strict=True)).statistic)
+            row: dict[str, Any] = {
+                "mesh": mesh,
+                "qps": qps,
+                "metric": metric,
+                "n": len(values),
+                # Spearman correlation with the CPU other work used during the window.
+                "rho_vs_other_load": follows_load,
+                "median": statistics.median(values) if values else math.nan,
+                "cv_percent": cv_percent(values),
+                # What a night of its first n rounds reported ...
+                "ci_half_width_percent": {
+                    n: median_ci_half_width_percent(values[:n]) for n in CI_REPETITIONS if n <= len(values)
+                },
+                # ... and the typical value over random n-subsets of the night's rounds (steadier).
+                "typical_ci_half_width_percent": {
+                    n: typical_ci_half_width_percent(values, n) for n in CI_REPETITIONS if n < len(values)
+                },
+            }
+            rows.append(row)
+    return rows
+
+
+CPU_METHODS: dict[str, tuple[str, str]] = {
+    # name: (CPU seconds field prefix, denominator field)
+    "ticks/sampler-window": ("cpu_seconds_ticks_", "sampler_window_s"),
+    "ticks/load-duration": ("cpu_seconds_ticks_", "loadgen_duration_s"),
+    "clock/sampler-window": ("cpu_seconds_", "sampler_window_s"),
+    "clock/load-duration": ("cpu_seconds_", "loadgen_duration_s"),
+}
+
+
+def summarise_cpu_methods(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """CV of cores under each way of reading CPU, on the same repetitions (nothing re-run)."""
+    groups: dict[tuple[str, str, Any], list[dict[str, Any]]] = {}
+    for r in records:
+        if r.get("failure") is None and r.get("cpu_seconds_ticks_app") is not None:
+            group = r["label"] if r["stage"] == "night" else f"{r.get('step')}/{r.get('variant')}"
+            groups.setdefault((group, r["mesh"], r["qps"]), []).append(r)
+    rows = []
+    for (group, mesh, qps), members in sorted(groups.items(), key=str):
+        for role in ("dataplane", "app"):
+            if not any(m[f"cpu_seconds_{role}"] for m in members):
+                continue
+            cvs = {
+                method: cv_percent([m[f"{prefix}{role}"] / m[denominator] for m in members])
+                for method, (prefix, denominator) in CPU_METHODS.items()
+            }
+            rows.append(
+                {"group": group, "mesh": mesh, "qps": qps, "role": role, "n": len(members), "cv_percent": cvs}
+            )
+    return rows
+
+
+def summarise_pairs(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A/B records (variant "A"/"B", same round and cell) to per-metric CVs and pair ratios B/A."""
+    by_key: dict[tuple[Any, ...], dict[str, dict[str, Any]]] = {}
+    for r in records:
+        if r.get("failure") is None:
+            by_key.setdefault((r["step"], r["mesh"], r["qps"], r["round"]), {})[r["variant"]] = r
+    rows = []
+    for step, mesh, qps in sorted({k[:3] for k in by_key}, key=str):
+        pairs = [v for k, v in sorted(by_key.items(), key=str) if k[:3] == (step, mesh, qps) and len(v) == 2]
+        for metric in METRICS:
+            a = [p["A"][metric] for p in pairs if p["A"].get(metric) is not None]
+            b = [p["B"][metric] for p in pairs if p["B"].get(metric) is not None]
+            if not a or not b or all(v == 0 for v in a + b):
+                continue
+            ratios = [pb / pa for pa, pb in zip(a, b, strict=True) if pa]
+            rows.append(
+                {
+                    "step": step,
+                    "mesh": mesh,
+                    "qps": qps,
+                    "metric": metric,
+                    "pairs": len(ratios),
+                    "median_a": statistics.median(a),
+                    "median_b": statistics.median(b),
+                    "cv_a_percent": cv_percent(a),
+                    "cv_b_percent": cv_percent(b),
+                    "cv_ratio_b_to_a": cv_percent(b) / cv_percent(a) if cv_percent(a) else math.nan,
+                    "median_pair_ratio_b_to_a": statistics.median(ratios) if ratios else math.nan,
+                }
+            )
+    return rows
+
+
+def read_jsonl(paths: Iterable[Path]) -> list[dict[str, Any]]:
+    records = []
+    for path in paths:
+        with path.open(encoding="utf-8") as fh:
+            records.extend(json.loads(line) for line in fh if line.strip())
+    return records
+
+
+# -- stages ---------------------------------------------------------------------------------------
+def run_night(label: str, profiles: dict[str, Profile], settings: TestbedSettings, night: int = 0) -> Path:
+    """One night: for each load point, for each round, for each mesh (order recorded in `seq`).
+
+    With several profiles (the same profile at several window lengths), each round runs every
+    profile's cells back to back, so the windows are compared under the same machine conditions;
+    each profile's repetitions carry its key as their night `label`.
+    """
+    cells = {key: expand_matrix(profile) for key, profile in profiles.items()}
+    first = next(iter(profiles.values()))
+    load_points = list(dict.fromkeys(c.load_point for c in expand_matrix(first)))
+    rounds = max(p.repetitions for p in profiles.values())
+
+    def body(runner: Runner) -> None:
+        for load_point in load_points:
+            for round_ in range(rounds):
+                for key, profile in profiles.items():
+                    for cell in cells[key]:
+                        if cell.load_point == load_point and cell.repetition == round_:
+                            runner.run(
+                                profile, cell, settings, stage="night", label=key, night=night, round=round_
+                            )
+
+    return _with_runner(f"night-{label}", body)
+
+
+def window_profiles(
+    label: str, windows_s: Sequence[float], *, warmup_s: float, repetitions: int, qps: Sequence[float]
+) -> dict[str, Profile]:
+    """The demo-like profile at each window length, keyed by night label."""
+    return {
+        (label if len(windows_s) == 1 else f"{label}-w{w:g}"): demo_like_profile(
+            duration_s=w, warmup_s=warmup_s, qps=qps, repetitions=repetitions
+        )
+        for w in windows_s
+    }
+
+
+@dataclass(frozen=True)
+class Step:
+    """One noise-reduction step: how it changes the settings and/or the profile's warm-up."""
+
+    name: str
+    change: Callable[[TestbedSettings], TestbedSettings] = lambda s: s
+    warmup_s: float | None = None  # a new warm-up length, if the step is about the warm-up
+
+
+# In the order they are applied; each step's A is LEGACY with all earlier steps applied.
+# How CPU is read and divided (clock vs ticks, load duration vs sampler window) changes nothing that
+# runs, so it is compared on the same repetitions (`summarise_cpu_methods`), not as a step.
+STEPS: tuple[Step, ...] = (
+    Step("sampler-2hz", lambda s: dataclasses.replace(s, sampler_interval_s=0.5)),
+    Step("gomaxprocs-1", lambda s: dataclasses.replace(s, gomaxprocs=1)),
+    Step("pin-cpus", lambda s: dataclasses.replace(s, cpus="auto")),
+    Step("sched-fifo", lambda s: dataclasses.replace(s, scheduling="fifo")),
+    Step("warmup-3s", warmup_s=3.0),
+)
+
+
+ALL_STEPS = "all"  # LEGACY against every step applied: what the whole set buys
+
+
+def _apply(steps: Iterable[Step]) -> tuple[TestbedSettings, float]:
+    settings, warmup = dataclasses.replace(LEGACY, cpu_window="loadgen"), 1.0
+    for step in steps:
+        settings, warmup = step.change(settings), step.warmup_s if step.warmup_s is not None else warmup
+    return settings, warmup
+
+
+def step_pair(
+    names: Sequence[str], design: str = "cumulative"
+) -> dict[str, tuple[TestbedSettings, float, TestbedSettings, float]]:
+    """For each step: (A settings, A warm-up, B settings, B warm-up).
+
+    "cumulative": A has every earlier step of STEPS, B adds this one. "leave-one-out": B has every
+    step, A all but this one (what the step buys once everything else is in place).
+    """
+    pairs = {}
+    for index, step in enumerate(STEPS):
+        if step.name not in names:
+            continue
+        if design == "cumulative":
+            pairs[step.name] = (*_apply(STEPS[:index]), *_apply(STEPS[: index + 1]))
+        else:
+            pairs[step.name] = (*_apply(s for s in STEPS if s is not step), *_apply(STEPS))
+    if ALL_STEPS in names:
+        pairs[ALL_STEPS] = (LEGACY, 1.0, *_apply(STEPS))
+    return pairs
+
+
+def run_steps(
+    label: str, names: Sequence[str], *, window_s: float, rounds: int, qps: float, design: str
+) -> Path:
+    unknown = set(names) - {s.name for s in STEPS} - {ALL_STEPS}
+    if unknown:
+        raise SystemExit(f"unknown step(s) {sorted(unknown)}; steps: {[s.name for s in STEPS]}")
+    pairs = step_pair(names, design)
+
+    def body(runner: Runner) -> None:
+        for name in names:
+            a, a_warmup, b, b_warmup = pairs[name]
+            profiles = {
+                "A": demo_like_profile(duration_s=window_s, warmup_s=a_warmup, qps=[qps], repetitions=rounds),
+                "B": demo_like_profile(duration_s=window_s, warmup_s=b_warmup, qps=[qps], repetitions=rounds),
+            }
+            settings = {"A": a, "B": b}
+            print(f"step {name}: A={a.as_dict()} B={b.as_dict()}", file=sys.stderr)
+            for round_ in range(rounds):
+                for mesh in profiles["A"].meshes:
+                    for variant in ("A", "B") if round_ % 2 == 0 else ("B", "A"):
+                        profile = profiles[variant]
+                        cell = _cells_by(profile)[(mesh.name, float(qps), round_)]
+                        runner.run(
+                            profile,
+                            cell,
+                            settings[variant],
+                            stage="steps",
+                            label=label,
+                            step=name if design == "cumulative" else f"{name} (leave-one-out)",
+                            design=design,
+                            variant=variant,
+                            round=round_,
+                        )
+
+    return _with_runner(f"steps-{label}", body)
+
+
+# Whole testbed configurations to compare side by side (`compare` stage).
+CONFIGS: dict[str, TestbedSettings] = {
+    "default": TestbedSettings(),
+    "legacy": LEGACY,
+    "pinned": TestbedSettings(cpus="auto"),
+    "unpinned": TestbedSettings(cpus="off"),
+    "unpinned-gomaxprocs1": TestbedSettings(cpus="off", gomaxprocs=1),
+    "pinned-normal": TestbedSettings(cpus="auto", scheduling="normal"),
+    "unpinned-normal": TestbedSettings(cpus="off", scheduling="normal"),
+}
+
+
+def run_compare(
+    label: str, names: Sequence[str], *, window_s: float, warmup_s: float, rounds: int, qps: float
+) -> Path:
+    """Several configurations round-robin on the same cells; the order rotates every round."""
+    unknown = set(names) - set(CONFIGS)
+    if unknown:
+        raise SystemExit(f"unknown configuration(s) {sorted(unknown)}; known: {sorted(CONFIGS)}")
+    profile = demo_like_profile(duration_s=window_s, warmup_s=warmup_s, qps=[qps], repetitions=rounds)
+    cells = _cells_by(profile)
+
+    def body(runner: Runner) -> None:
+        for round_ in range(rounds):
+            shift = round_ % len(names)
+            order = [*names[shift:], *names[:shift]]
+            for mesh in profile.meshes:
+                for name in order:
+                    cell = cells[(mesh.name, float(qps), round_)]
+                    runner.run(
+                        profile,
+                        cell,
+                        CONFIGS[name],
+                        stage="compare",
+                        label=label,
+                        variant=name,
+                        round=round_,
+                        configs=list(names),
+                    )
+
+    return _with_runner(f"compare-{label}", body)
+
+
+def summarise_compare(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per configuration: median and CV; against the first configuration: the median pair ratio."""
+    rows = []
+    by: dict[tuple[str, str, Any], dict[int, dict[str, dict[str, Any]]]] = {}
+    for r in records:
+        if r.get("failure") is None:
+            by.setdefault((r["label"], r["mesh"], r["qps"]), {}).setdefault(r["round"], {})[r["variant"]] = r
+    for (label, mesh, qps), rounds in sorted(by.items(), key=str):
+        names = next(r for rnd in rounds.values() for r in rnd.values())["configs"]
+        reference = names[0]
+        for metric in METRICS:
+            for name in names:
+                values = [rnd[name][metric] for rnd in rounds.values() if name in rnd]
+                if not values or all(v == 0 for v in values):
+                    continue
+                ratios = [
+                    rnd[name][metric] / rnd[reference][metric]
+                    for rnd in rounds.values()
+                    if name in rnd and reference in rnd and rnd[reference][metric]
+                ]
+                rows.append(
+                    {
+                        "label": label,
+                        "mesh": mesh,
+                        "qps": qps,
+                        "metric": metric,
+                        "config": name,
+                        "n": len(values),
+                        "median": statistics.median(values),
+                        "cv_percent": cv_percent(values),
+                        "reference": reference,
+                        "median_pair_ratio": statistics.median(ratios) if ratios else math.nan,
+                    }
+                )
+    return rows
+
+
+def run_knob(label: str, kibs: Sequence[int], *, window_s: float, rounds: int, qps: float) -> Path:
+    """The change knob against the unchanged sidecar, interleaved: app work per request and access logging."""
+    logging_mesh = {"name": "sidecar-logging", "kind": "local-sidecar", "network_functions": ["telemetry"]}
+    profile = demo_like_profile(
+        duration_s=window_s, warmup_s=1.0, qps=[qps], repetitions=rounds, extra_meshes=[logging_mesh]
+    )
+    cells = _cells_by(profile)
+    base = TestbedSettings()
+    variants: list[tuple[str, str, TestbedSettings]] = [("sidecar", "unchanged", base)]
+    variants += [
+        ("sidecar", f"app-work-{k}kib", dataclasses.replace(base, app_work_kib={"sidecar": k})) for k in kibs
+    ]
+    variants.append(("sidecar-logging", "access-log", base))
+
+    def body(runner: Runner) -> None:
+        for round_ in range(rounds):
+            order = variants if round_ % 2 == 0 else variants[::-1]
+            for mesh, variant, settings in order:
+                cell = cells[(mesh, float(qps), round_)]
+                runner.run(profile, cell, settings, stage="knob", label=label, variant=variant, round=round_)
+
+    return _with_runner(f"knob-{label}", body)
+
+
+def summarise_knob(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    by_round: dict[int, dict[str, dict[str, Any]]] = {}
+    for r in records:
+        if r.get("failure") is None:
+            by_round.setdefault(r["round"], {})[r["variant"]] = r
+    variants = sorted({v for rnd in by_round.values() for v in rnd if v != "unchanged"})
+    rows = []
+    for variant in variants:
+        for metric in METRICS:
+            ratios = [
+                rnd[variant][metric] / rnd["unchanged"][metric]
+                for rnd in by_round.values()
+                if variant in rnd and "unchanged" in rnd and rnd["unchanged"].get(metric)
+            ]
+            changed = [rnd[variant][metric] for rnd in by_round.values() if variant in rnd]
+            unchanged = [rnd["unchanged"][metric] for rnd in by_round.values() if "unchanged" in rnd]
+            rows.append(
+                {
+                    "variant": variant,
+                    "metric": metric,
+                    "pairs": len(ratios),
+                    "median_unchanged": statistics.median(unchanged) if unchanged else math.nan,
+                    "median_changed": statistics.median(changed) if changed else math.nan,
+                    "median_change_percent": 100 * (statistics.median(ratios) - 1) if ratios else math.nan,
+                }
+            )
+    return rows
+
+
+# -- reporting ------------------------------------------------------------------------------------
+def _fmt(value: Any, digits: int = 1) -> str:
+    if isinstance(value, float):
+        return "nan" if math.isnan(value) else f"{value:.{digits}f}"
+    return str(value)
+
+
+def _night_lines(label: str, rows: Sequence[dict[str, Any]]) -> list[str]:
+    lines = [f"night {label}: CV; 95 % CI half-width of the median in % (this night's first n / typical)"]
+    for row in rows:
+        ci = " ".join(
+            f"n{n}:{_fmt(v)}/{_fmt(row['typical_ci_half_width_percent'].get(n, math.nan))}"
+            for n, v in row["ci_half_width_percent"].items()
+        )
+        lines.append(
+            f"  {row['mesh']:>14} q{_fmt(row['qps'], 0):>4} {row['metric']:>13}: median"
+            f" {row['median']:.4g}  CV {_fmt(row['cv_percent'])} %"
+            f"  rho(others) {_fmt(row['rho_vs_other_load'], 2)}  CI± {ci}"
+        )
+    return lines
+
+
+def _step_lines(rows: Sequence[dict[str, Any]]) -> list[str]:
+    lines = ["steps (A = before, B = after; interleaved pairs): CV A -> B, median pair ratio B/A"]
+    for row in rows:
+        lines.append(
+            f"  {row['step']:>26} {row['mesh']:>13} {row['metric']:>13}: CV {_fmt(row['cv_a_percent'])}"
+            f" -> {_fmt(row['cv_b_percent'])} %  (x{_fmt(row['cv_ratio_b_to_a'], 2)}),"
+            f" median {row['median_a']:.4g} -> {row['median_b']:.4g}"
+            f" (pair ratio {_fmt(row['median_pair_ratio_b_to_a'], 3)}, {row['pairs']} pairs)"
+        )
+    return lines
+
+
+def _knob_lines(rows: Sequence[dict[str, Any]]) -> list[str]:
+    lines = ["change knob vs the unchanged sidecar (median pair-by-pair change)"]
+    for row in rows:
+        lines.append(
+            f"  {row['variant']:>18} {row['metric']:>13}: {row['median_unchanged']:.4g} -> "
+            f"{row['median_changed']:.4g}  ({_fmt(row['median_change_percent'])} %, {row['pairs']} pairs)"
+        )
+    return lines
+
+
+def _cpu_method_lines(rows: Sequence[dict[str, Any]]) -> list[str]:
+    lines = ["CPU reading methods on the same repetitions: CV % (ticks = psutil 10 ms ticks, clock = ns)"]
+    for row in rows:
+        cvs = "  ".join(f"{method} {_fmt(cv)}" for method, cv in row["cv_percent"].items())
+        lines.append(f"  {row['group']:>30} {row['mesh']:>13} {row['role']:>9}: {cvs}")
+    return lines
+
+
+def _compare_lines(rows: Sequence[dict[str, Any]]) -> list[str]:
+    lines = ["configurations round-robin: median, CV, median pair ratio to the first configuration"]
+    for row in rows:
+        lines.append(
+            f"  {row['mesh']:>13} {row['metric']:>13} {row['config']:>22}: median {row['median']:.4g}"
+            f"  CV {_fmt(row['cv_percent'])} %  x{_fmt(row['median_pair_ratio'], 3)} vs {row['reference']}"
+            f" (n={row['n']})"
+        )
+    return lines
+
+
+def report(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    loads = [r["load_average_1m"] for r in records if r.get("load_average_1m") is not None]
+    load = {"median": statistics.median(loads), "max": max(loads)} if loads else None
+    result: dict[str, Any] = {
+        "records": len(records),
+        "failed": sum(1 for r in records if r.get("failure")),
+        "load_average_1m": load,
+        "cpu_count": os.cpu_count(),
+    }
+    lines = [
+        f"{len(records)} repetitions ({result['failed']} failed) on {os.cpu_count()} CPUs,"
+        f" 1-min load average median {_fmt(load['median'], 2) if load else '?'}"
+    ]
+    nights = [r for r in records if r.get("stage") == "night"]
+    for label in sorted({r["label"] for r in nights}):
+        rows = summarise_night([r for r in nights if r["label"] == label])
+        result.setdefault("nights", {})[label] = rows
+        lines += _night_lines(label, rows)
+    pairs = [r for r in records if r.get("stage") == "steps"]
+    if pairs:
+        result["steps"] = summarise_pairs(pairs)
+        lines += _step_lines(result["steps"])
+    compared = [r for r in records if r.get("stage") == "compare"]
+    if compared:
+        result["compare"] = summarise_compare(compared)
+        lines += _compare_lines(result["compare"])
+    knob = [r for r in records if r.get("stage") == "knob"]
+    if knob:
+        result["knob"] = summarise_knob(knob)
+        lines += _knob_lines(result["knob"])
+    result["cpu_methods"] = summarise_cpu_methods(records)
+    lines += _cpu_method_lines(result["cpu_methods"])
+    result["text"] = "\n".join(lines)
+    return result
+
+
+LONG = True  # hours of real load tests: `make bench` leaves it out; `python -m benchmarks fidelity` runs it
+NIGHTLY_PROFILE = REPO / "profiles" / "local-nightly.yaml"
+QUICK = os.environ.get("MESHMARK_BENCH_QUICK", "") not in ("", "0")
+
+
+def run() -> dict[str, Any]:
+    """The standard sequence behind docs/benchmarks.md (about 3 h here; MESHMARK_BENCH_QUICK=1: minutes).
+
+    1. every step, cumulative (6 rounds of 6 s windows) and LEGACY against all of them;
+    2. the larger steps left out one at a time from the full set (10 rounds);
+    3. windows of 6, 15 and 30 s interleaved in one night (12 rounds at 300 req/s);
+    4. the change knob and the access-logging variant against the unchanged sidecar (8 rounds);
+    5. a night of profiles/local-nightly.yaml as shipped (its cost, and its CIs).
+    """
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    rounds = (lambda n: 2) if QUICK else (lambda n: n)
+    window = (lambda w: 2.0) if QUICK else (lambda w: w)
+    files = [
+        run_steps(
+            f"std-{stamp}",
+            [s.name for s in STEPS] + [ALL_STEPS],
+            window_s=window(6),
+            rounds=rounds(6),
+            qps=300.0,
+            design="cumulative",
+        ),
+        run_steps(
+            f"std-loo-{stamp}",
+            ["pin-cpus", "sched-fifo", "warmup-3s"],
+            window_s=window(6),
+            rounds=rounds(10),
+            qps=300.0,
+            design="leave-one-out",
+        ),
+        run_night(
+            f"windows-{stamp}",
+            window_profiles(
+                f"windows-{stamp}",
+                [window(6), window(15), window(30)] if not QUICK else [2.0, 3.0],
+                warmup_s=3.0,
+                repetitions=rounds(12),
+                qps=[300.0],
+            ),
+            TestbedSettings(),
+        ),
+        run_knob(f"std-{stamp}", [16, 32, 64], window_s=window(15), rounds=rounds(8), qps=300.0),
+    ]
+    nightly = load_profile(NIGHTLY_PROFILE)
+    if QUICK:
+        nightly = nightly.model_copy(update={"duration_s": 2.0, "repetitions": 2})
+    started = time.monotonic()
+    files.append(run_night(f"nightly-{stamp}", {f"nightly-{stamp}": nightly}, TestbedSettings()))
+    result = report(read_jsonl(files))
+    result["nightly_profile_wall_s"] = round(time.monotonic() - started, 1)
+    result["files"] = [str(f) for f in files]
+    print(result.pop("text"), file=sys.stderr)
+    target = REPO / "var" / "benchmarks" / "fidelity.json"
+    target.write_text(json.dumps(result, indent=2, default=str) + "\n", encoding="utf-8")
+    return result
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="stage", required=True)
+    night = sub.add_parser("night", help="one night of a demo-like profile, interleaved rounds")
+    night.add_argument("--windows", default="6", help="window length(s) in s, comma-separated, interleaved")
+    night.add_argument("--warmup", type=float, default=1.0)
+    night.add_argument("--reps", type=int, default=10)
+    night.add_argument("--qps", default="100,300")
+    night.add_argument("--label", default=None)
+    night.add_argument(
+        "--profile", type=Path, default=None, help="run this profile as it is (e.g. local-nightly)"
+    )
+    night.add_argument("--legacy", action="store_true", help="the testbed as it was (no noise reduction)")
+    night.add_argument("--change-mesh", default=None, help="apply the change knob to this mesh")
+    night.add_argument("--change-kib", type=int, default=0, help="app work per request (KiB of SHA-256)")
+    steps = sub.add_parser("steps", help="A/B of noise-reduction steps, interleaved")
+    steps.add_argument("--steps", default=",".join(s.name for s in STEPS))
+    steps.add_argument("--window", type=float, default=6.0)
+    steps.add_argument("--rounds", type=int, default=6)
+    steps.add_argument("--qps", type=float, default=300.0)
+    steps.add_argument("--label", default=None)
+    steps.add_argument("--design", choices=("cumulative", "leave-one-out"), default="cumulative")
+    knob = sub.add_parser("knob", help="what the change knob moves, interleaved against no change")
+    knob.add_argument("--kib", default="16,32,64")
+    knob.add_argument("--window", type=float, default=20.0)
+    knob.add_argument("--rounds", type=int, default=6)
+    knob.add_argument("--qps", type=float, default=300.0)
+    knob.add_argument("--label", default=None)
+    compare = sub.add_parser("compare", help="whole testbed configurations round-robin")
+    compare.add_argument("--configs", default="default,legacy", help=f"from {', '.join(CONFIGS)}")
+    compare.add_argument("--window", type=float, default=6.0)
+    compare.add_argument("--warmup", type=float, default=1.0)
+    compare.add_argument("--rounds", type=int, default=10)
+    compare.add_argument("--qps", type=float, default=300.0)
+    compare.add_argument("--label", default=None)
+    sub.add_parser("all", help="the standard sequence behind docs/benchmarks.md (hours)")
+    rep = sub.add_parser("report", help="analyse saved JSON lines")
+    rep.add_argument("files", nargs="+", type=Path)
+    args = parser.parse_args(argv)
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    if args.stage == "all":
+        run()
+        return 0
+    if args.stage == "night":
+        settings = LEGACY if args.legacy else TestbedSettings()
+        if args.change_mesh:
+            settings = dataclasses.replace(settings, app_work_kib={args.change_mesh: args.change_kib})
+        if args.profile:
+            label = args.label or f"{args.profile.stem}-{stamp}"
+            profiles = {label: load_profile(args.profile)}
+        else:
+            label = args.label or f"r{args.reps}-{stamp}"
+            profiles = window_profiles(
+                label,
+                [float(w) for w in args.windows.split(",")],
+                warmup_s=args.warmup,
+                repetitions=args.reps,
+                qps=[float(q) for q in args.qps.split(",")],
+            )
+        path = run_night(label, profiles, settings)
+    elif args.stage == "steps":
+        path = run_steps(
+            args.label or stamp,
+            args.steps.split(","),
+            window_s=args.window,
+            rounds=args.rounds,
+            qps=args.qps,
+            design=args.design,
+        )
+    elif args.stage == "compare":
+        path = run_compare(
+            args.label or stamp,
+            args.configs.split(","),
+            window_s=args.window,
+            warmup_s=args.warmup,
+            rounds=args.rounds,
+            qps=args.qps,
+        )
+    elif args.stage == "knob":
+        kibs = [int(k) for k in args.kib.split(",")]
+        path = run_knob(args.label or stamp, kibs, window_s=args.window, rounds=args.rounds, qps=args.qps)
+    files = args.files if args.stage == "report" else [path]
+    result = report(read_jsonl(files))
+    print(result.pop("text"))
+    summary = (OUT / files[0].name).with_suffix(".summary.json")
+    summary.write_text(json.dumps(result, indent=2, default=str) + "\n", encoding="utf-8")
+    print(f"records: {', '.join(map(str, files))}\nsummary: {summary}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
