@@ -218,45 +218,84 @@ def _relevant(mesh: str, metric: str, records: Sequence[dict[str, Any]]) -> bool
     return not (metric == "cpu_dataplane" and all(r.get(metric) in (0, 0.0, None) for r in records))
 
 
+def _series_row(
+    mesh: str, qps: Any, metric: str, points: Sequence[tuple[float, float | None]]
+) -> dict[str, Any]:
+    """One series of a night: (value, CPU other work used in that window) per repetition, in order."""
+    values = [v for v, _ in points]
+    others = [(v, o) for v, o in points if o is not None]
+    follows_load = math.nan
+    if len(others) >= 5 and len({o for _, o in others}) > 1:
+        follows_load = float(stats.spearmanr(*zip(*others, strict=True)).statistic)
+    return {
+        "mesh": mesh,
+        "qps": qps,
+        "metric": metric,
+        "n": len(values),
+        # Spearman correlation with the CPU other work used during the window.
+        "rho_vs_other_load": follows_load,
+        "median": statistics.median(values) if values else math.nan,
+        "cv_percent": cv_percent(values),
+        # What a night of its first n rounds reported ...
+        "ci_half_width_percent": {
+            n: median_ci_half_width_percent(values[:n]) for n in CI_REPETITIONS if n <= len(values)
+        },
+        # ... and the typical value over random n-subsets of the night's rounds (steadier).
+        "typical_ci_half_width_percent": {
+            n: typical_ci_half_width_percent(values, n) for n in CI_REPETITIONS if n < len(values)
+        },
+    }
+
+
+# Per-round ratios of a mesh to the baseline measured in the same round: how overheads are paired.
+PAIRED_METRICS: dict[str, Callable[[dict[str, Any], dict[str, Any]], float]] = {
+    "p50_ms/baseline": lambda mesh, base: mesh["p50_ms"] / base["p50_ms"],
+    "p99_ms/baseline": lambda mesh, base: mesh["p99_ms"] / base["p99_ms"],
+    "cpu_total/baseline": lambda mesh, base: (mesh["cpu_app"] + mesh["cpu_dataplane"]) / base["cpu_app"],
+}
+
+
+def _app_ms_per_request(r: dict[str, Any]) -> float:
+    return 1000 * r["cpu_seconds_app"] / r["requests"]
+
+
+# Per-cell ratios to the app's own CPU per request in the same window: the app does the same work
+# per request in every configuration and runs on the same CPU, so it measures how fast the machine
+# was during that window (other users' load slows every process on the CPU alike).
+SPEED_NORMALISED: dict[str, Callable[[dict[str, Any]], float]] = {
+    "p50_ms/app_cpu_ms_per_req": lambda r: r["p50_ms"] / _app_ms_per_request(r),
+    "p99_ms/app_cpu_ms_per_req": lambda r: r["p99_ms"] / _app_ms_per_request(r),
+    "cpu_dataplane/cpu_app": lambda r: r["cpu_dataplane"] / r["cpu_app"],
+}
+
+
 def summarise_night(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    ok = [r for r in sorted(records, key=lambda r: r["seq"]) if r.get("failure") is None]
     groups: dict[tuple[str, Any], list[dict[str, Any]]] = {}
-    for r in sorted(records, key=lambda r: r["seq"]):
+    for r in ok:
         groups.setdefault((r["mesh"], r["qps"]), []).append(r)
     rows = []
     for (mesh, qps), group in groups.items():
         for metric in METRICS:
-            if not _relevant(mesh, metric, group):
+            if _relevant(mesh, metric, group):
+                points = [
+                    (float(r[metric]), r.get("other_busy_cores")) for r in group if r.get(metric) is not None
+                ]
+                rows.append(_series_row(mesh, qps, metric, points))
+    for (mesh, qps), group in groups.items():
+        for metric, normalised in SPEED_NORMALISED.items():
+            if metric.startswith("cpu_dataplane") and not _relevant(mesh, "cpu_dataplane", group):
                 continue
-            values = _metric_values(group, metric)
-            paired = [
-                (float(r[metric]), float(r["other_busy_cores"]))
-                for r in group
-                if r.get("failure") is None
-                and r.get(metric) is not None
-                and r.get("other_busy_cores") is not None
-            ]
-            follows_load = math.nan
-            if len(paired) >= 5 and len({o for _, o in paired}) > 1:
-                follows_load = float(stats.spearmanr(*zip(*paired, strict=True)).statistic)
-            row: dict[str, Any] = {
-                "mesh": mesh,
-                "qps": qps,
-                "metric": metric,
-                "n": len(values),
-                # Spearman correlation with the CPU other work used during the window.
-                "rho_vs_other_load": follows_load,
-                "median": statistics.median(values) if values else math.nan,
-                "cv_percent": cv_percent(values),
-                # What a night of its first n rounds reported ...
-                "ci_half_width_percent": {
-                    n: median_ci_half_width_percent(values[:n]) for n in CI_REPETITIONS if n <= len(values)
-                },
-                # ... and the typical value over random n-subsets of the night's rounds (steadier).
-                "typical_ci_half_width_percent": {
-                    n: typical_ci_half_width_percent(values, n) for n in CI_REPETITIONS if n < len(values)
-                },
-            }
-            rows.append(row)
+            rows.append(
+                _series_row(mesh, qps, metric, [(normalised(r), None) for r in group if r["cpu_app"]])
+            )
+    baselines = {(r["qps"], r["round"]): r for r in ok if r["measurement"]["cell"]["is_baseline"]}
+    for (mesh, qps), group in groups.items():
+        paired = [(r, baselines[(qps, r["round"])]) for r in group if (qps, r["round"]) in baselines]
+        if not paired or group[0]["measurement"]["cell"]["is_baseline"]:
+            continue
+        for metric, ratio in PAIRED_METRICS.items():
+            rows.append(_series_row(mesh, qps, metric, [(ratio(m, b), None) for m, b in paired]))
     return rows
 
 
@@ -333,12 +372,21 @@ def read_jsonl(paths: Iterable[Path]) -> list[dict[str, Any]]:
 
 
 # -- stages ---------------------------------------------------------------------------------------
-def run_night(label: str, profiles: dict[str, Profile], settings: TestbedSettings, night: int = 0) -> Path:
-    """One night: for each load point, for each round, for each mesh (order recorded in `seq`).
+def run_night(
+    label: str,
+    profiles: dict[str, Profile],
+    settings: TestbedSettings,
+    *,
+    nights: int = 1,
+    changed: Callable[[int], TestbedSettings] | None = None,
+) -> Path:
+    """Night(s): for each load point, for each round, for each mesh (order recorded in `seq`).
 
     With several profiles (the same profile at several window lengths), each round runs every
     profile's cells back to back, so the windows are compared under the same machine conditions;
-    each profile's repetitions carry its key as their night `label`.
+    each profile's repetitions carry its key as their night `label`. With `nights` > 1 the nights
+    run one after the other into the same file (`night` = 0, 1, ...), night i with the settings
+    `changed(i)` when given: a history for change-point detection.
     """
     cells = {key: expand_matrix(profile) for key, profile in profiles.items()}
     first = next(iter(profiles.values()))
@@ -346,14 +394,22 @@ def run_night(label: str, profiles: dict[str, Profile], settings: TestbedSetting
     rounds = max(p.repetitions for p in profiles.values())
 
     def body(runner: Runner) -> None:
-        for load_point in load_points:
-            for round_ in range(rounds):
-                for key, profile in profiles.items():
-                    for cell in cells[key]:
-                        if cell.load_point == load_point and cell.repetition == round_:
-                            runner.run(
-                                profile, cell, settings, stage="night", label=key, night=night, round=round_
-                            )
+        for night in range(nights):
+            tonight = settings if changed is None else changed(night)
+            for load_point in load_points:
+                for round_ in range(rounds):
+                    for key, profile in profiles.items():
+                        for cell in cells[key]:
+                            if cell.load_point == load_point and cell.repetition == round_:
+                                runner.run(
+                                    profile,
+                                    cell,
+                                    tonight,
+                                    stage="night",
+                                    label=key,
+                                    night=night,
+                                    round=round_,
+                                )
 
     return _with_runner(f"night-{label}", body)
 
@@ -539,31 +595,47 @@ def summarise_compare(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]
     return rows
 
 
-def run_knob(label: str, kibs: Sequence[int], *, window_s: float, rounds: int, qps: float) -> Path:
-    """The change knob against the unchanged sidecar, interleaved: app work per request and access logging."""
-    logging_mesh = {"name": "sidecar-logging", "kind": "local-sidecar", "network_functions": ["telemetry"]}
-    profile = demo_like_profile(
-        duration_s=window_s, warmup_s=1.0, qps=[qps], repetitions=rounds, extra_meshes=[logging_mesh]
-    )
+def run_knob(
+    label: str,
+    kibs: Sequence[int],
+    log_every: Sequence[int],
+    *,
+    window_s: float,
+    rounds: int,
+    qps: float,
+    mesh: str = "sidecar",
+) -> Path:
+    """The change knobs against the unchanged mesh, interleaved (order reversed every other round).
+
+    App-side: `app_work_kib` (SHA-256 per request). Data-plane side: `access_log_every` (both
+    sidecars write a JSON access-log entry for one request in N; N = 1 is the `telemetry` variant).
+    """
+    profile = demo_like_profile(duration_s=window_s, warmup_s=1.0, qps=[qps], repetitions=rounds)
     cells = _cells_by(profile)
     base = TestbedSettings()
-    variants: list[tuple[str, str, TestbedSettings]] = [("sidecar", "unchanged", base)]
+    variants: list[tuple[str, TestbedSettings]] = [("unchanged", base)]
+    variants += [(f"app-work-{k}kib", dataclasses.replace(base, app_work_kib={mesh: k})) for k in kibs]
     variants += [
-        ("sidecar", f"app-work-{k}kib", dataclasses.replace(base, app_work_kib={"sidecar": k})) for k in kibs
+        (f"access-log-1-in-{n}", dataclasses.replace(base, access_log_every={mesh: n})) for n in log_every
     ]
-    variants.append(("sidecar-logging", "access-log", base))
 
     def body(runner: Runner) -> None:
         for round_ in range(rounds):
-            order = variants if round_ % 2 == 0 else variants[::-1]
-            for mesh, variant, settings in order:
+            for variant, settings in variants if round_ % 2 == 0 else variants[::-1]:
                 cell = cells[(mesh, float(qps), round_)]
                 runner.run(profile, cell, settings, stage="knob", label=label, variant=variant, round=round_)
 
     return _with_runner(f"knob-{label}", body)
 
 
+def _getter(metric: str) -> Callable[[dict[str, Any]], float]:
+    if metric in SPEED_NORMALISED:
+        return SPEED_NORMALISED[metric]
+    return lambda r: float(r[metric])
+
+
 def summarise_knob(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per variant and metric: the median of the per-round ratios changed / unchanged, in %."""
     by_round: dict[int, dict[str, dict[str, Any]]] = {}
     for r in records:
         if r.get("failure") is None:
@@ -571,14 +643,14 @@ def summarise_knob(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     variants = sorted({v for rnd in by_round.values() for v in rnd if v != "unchanged"})
     rows = []
     for variant in variants:
-        for metric in METRICS:
+        for metric in (*METRICS, *SPEED_NORMALISED):
+            value = _getter(metric)
+            rounds = [rnd for rnd in by_round.values() if variant in rnd and "unchanged" in rnd]
             ratios = [
-                rnd[variant][metric] / rnd["unchanged"][metric]
-                for rnd in by_round.values()
-                if variant in rnd and "unchanged" in rnd and rnd["unchanged"].get(metric)
+                value(rnd[variant]) / value(rnd["unchanged"]) for rnd in rounds if value(rnd["unchanged"])
             ]
-            changed = [rnd[variant][metric] for rnd in by_round.values() if variant in rnd]
-            unchanged = [rnd["unchanged"][metric] for rnd in by_round.values() if "unchanged" in rnd]
+            changed = [value(rnd[variant]) for rnd in rounds]
+            unchanged = [value(rnd["unchanged"]) for rnd in rounds]
             rows.append(
                 {
                     "variant": variant,
@@ -587,6 +659,7 @@ def summarise_knob(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
                     "median_unchanged": statistics.median(unchanged) if unchanged else math.nan,
                     "median_changed": statistics.median(changed) if changed else math.nan,
                     "median_change_percent": 100 * (statistics.median(ratios) - 1) if ratios else math.nan,
+                    "cv_of_ratio_percent": cv_percent(ratios),
                 }
             )
     return rows
@@ -669,10 +742,11 @@ def report(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
         f" 1-min load average median {_fmt(load['median'], 2) if load else '?'}"
     ]
     nights = [r for r in records if r.get("stage") == "night"]
-    for label in sorted({r["label"] for r in nights}):
-        rows = summarise_night([r for r in nights if r["label"] == label])
-        result.setdefault("nights", {})[label] = rows
-        lines += _night_lines(label, rows)
+    for label, night in sorted({(r["label"], r.get("night", 0)) for r in nights}):
+        key = label if night == 0 else f"{label}, night {night}"
+        rows = summarise_night([r for r in nights if r["label"] == label and r.get("night", 0) == night])
+        result.setdefault("nights", {})[key] = rows
+        lines += _night_lines(key, rows)
     pairs = [r for r in records if r.get("stage") == "steps"]
     if pairs:
         result["steps"] = summarise_pairs(pairs)
@@ -736,7 +810,7 @@ def run() -> dict[str, Any]:
             ),
             TestbedSettings(),
         ),
-        run_knob(f"std-{stamp}", [16, 32, 64], window_s=window(15), rounds=rounds(8), qps=300.0),
+        run_knob(f"std-{stamp}", [32, 64, 128], [1, 2, 4], window_s=window(20), rounds=rounds(8), qps=300.0),
     ]
     nightly = load_profile(NIGHTLY_PROFILE)
     if QUICK:
@@ -767,6 +841,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     night.add_argument("--legacy", action="store_true", help="the testbed as it was (no noise reduction)")
     night.add_argument("--change-mesh", default=None, help="apply the change knob to this mesh")
     night.add_argument("--change-kib", type=int, default=0, help="app work per request (KiB of SHA-256)")
+    night.add_argument("--nights", type=int, default=1, help="nights one after the other (a history)")
+    night.add_argument("--change-from", type=int, default=0, help="first night with the change")
     steps = sub.add_parser("steps", help="A/B of noise-reduction steps, interleaved")
     steps.add_argument("--steps", default=",".join(s.name for s in STEPS))
     steps.add_argument("--window", type=float, default=6.0)
@@ -775,7 +851,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     steps.add_argument("--label", default=None)
     steps.add_argument("--design", choices=("cumulative", "leave-one-out"), default="cumulative")
     knob = sub.add_parser("knob", help="what the change knob moves, interleaved against no change")
-    knob.add_argument("--kib", default="16,32,64")
+    knob.add_argument("--kib", default="32,64,128")
+    knob.add_argument("--log-every", default="1,2,4", help="access-log one request in N (both sidecars)")
     knob.add_argument("--window", type=float, default=20.0)
     knob.add_argument("--rounds", type=int, default=6)
     knob.add_argument("--qps", type=float, default=300.0)
@@ -797,8 +874,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.stage == "night":
         settings = LEGACY if args.legacy else TestbedSettings()
-        if args.change_mesh:
-            settings = dataclasses.replace(settings, app_work_kib={args.change_mesh: args.change_kib})
+        change = dataclasses.replace(settings, app_work_kib={args.change_mesh: args.change_kib})
+
+        def tonight(night: int) -> TestbedSettings:
+            return change if args.change_mesh and night >= args.change_from else settings
+
         if args.profile:
             label = args.label or f"{args.profile.stem}-{stamp}"
             profiles = {label: load_profile(args.profile)}
@@ -811,7 +891,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 repetitions=args.reps,
                 qps=[float(q) for q in args.qps.split(",")],
             )
-        path = run_night(label, profiles, settings)
+        path = run_night(label, profiles, settings, nights=args.nights, changed=tonight)
     elif args.stage == "steps":
         path = run_steps(
             args.label or stamp,
@@ -831,8 +911,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             qps=args.qps,
         )
     elif args.stage == "knob":
-        kibs = [int(k) for k in args.kib.split(",")]
-        path = run_knob(args.label or stamp, kibs, window_s=args.window, rounds=args.rounds, qps=args.qps)
+        kibs = [int(k) for k in args.kib.split(",") if k]
+        every = [int(n) for n in args.log_every.split(",") if n]
+        path = run_knob(
+            args.label or stamp, kibs, every, window_s=args.window, rounds=args.rounds, qps=args.qps
+        )
     files = args.files if args.stage == "report" else [path]
     result = report(read_jsonl(files))
     print(result.pop("text"))

@@ -11,8 +11,8 @@ from meshmark_tasks.backends.local.settings import (
     CpuPlan,
     TestbedSettings,
     TestbedSettingsError,
-    parse_app_work,
     parse_cpus,
+    parse_per_mesh,
 )
 from meshmark_tasks.matrix import expand_matrix
 
@@ -77,10 +77,12 @@ def test_settings_from_the_environment() -> None:
     assert TestbedSettings.from_env({"MESHMARK_LOCAL_CPUS": " "}).cpus == "auto"
 
 
-def test_app_work_for_every_mesh() -> None:
-    assert parse_app_work("32") == {"*": 32}
-    assert TestbedSettings(app_work_kib=parse_app_work("32")).app_work_for("anything") == 32
-    assert parse_app_work("") == {}
+def test_per_mesh_knobs_for_every_mesh_or_some() -> None:
+    assert parse_per_mesh("V", "32") == {"*": 32}
+    assert TestbedSettings(app_work_kib=parse_per_mesh("V", "32")).app_work_for("anything") == 32
+    assert parse_per_mesh("V", "") == {}
+    settings = TestbedSettings.from_env({"MESHMARK_LOCAL_ACCESS_LOG_EVERY": "sidecar=4"})
+    assert settings.access_log_every_for("sidecar") == 4 and settings.access_log_every_for("baseline") is None
 
 
 @pytest.mark.parametrize(
@@ -92,7 +94,8 @@ def test_app_work_for_every_mesh() -> None:
         ("MESHMARK_LOCAL_CPU_WINDOW", "wall", "MESHMARK_LOCAL_CPU_WINDOW='wall'"),
         ("MESHMARK_LOCAL_SAMPLER_INTERVAL_S", "0", r"sampler_interval_s must be in \(0, 10\]"),
         ("MESHMARK_LOCAL_APP_WORK_KIB", "sidecar:64", "expected an integer"),
-        ("MESHMARK_LOCAL_APP_WORK_KIB", "=5", "'=5' is not MESH=KIB"),
+        ("MESHMARK_LOCAL_APP_WORK_KIB", "=5", "'=5' is not MESH=NUMBER"),
+        ("MESHMARK_LOCAL_ACCESS_LOG_EVERY", "sidecar=0", "access_log_every for 'sidecar' must be at least 1"),
         ("MESHMARK_LOCAL_APP_WORK_KIB", "sidecar=-1", "must not be negative"),
         ("MESHMARK_LOCAL_CPUS", "loadgen=0;sut=0", "must not overlap"),
     ],

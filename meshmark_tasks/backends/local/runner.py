@@ -304,6 +304,7 @@ def _start_topology(
         app_port=app_port,
         cell_dir=cell_dir,
         mtls=certs.ensure_mtls_files(_certs_dir(workdir)) if "mtls" in mesh.network_functions else None,
+        access_log_every=layout.settings.access_log_every_for(mesh.name),
     )
     client_config, server_config = caddy.write_sidecar_configs(plan)
     # Caddy's data/config dirs inside the cell so nothing is written to $HOME.

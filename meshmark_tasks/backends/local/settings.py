@@ -22,6 +22,8 @@ benchmarks/bench_fidelity.py measured to give the least noisy numbers (docs/loca
 - `sampler_interval_s`: how often memory (RSS) is sampled; CPU is read at the window's edges.
 - `app_work_kib`: a fixed amount of real extra work per request in the app (SHA-256 over this many
   KiB), per mesh: the "real change" the fidelity benchmark uses to test that a regression is seen.
+- `access_log_every`: per mesh, both sidecars write a JSON access-log entry for one request in N
+  (1: every request, as the `telemetry` network function does): a data-plane change of tunable size.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ GOMAXPROCS_ENV = "MESHMARK_LOCAL_GOMAXPROCS"
 CPU_WINDOW_ENV = "MESHMARK_LOCAL_CPU_WINDOW"
 SAMPLER_INTERVAL_ENV = "MESHMARK_LOCAL_SAMPLER_INTERVAL_S"
 APP_WORK_ENV = "MESHMARK_LOCAL_APP_WORK_KIB"
+ACCESS_LOG_ENV = "MESHMARK_LOCAL_ACCESS_LOG_EVERY"
 
 Scheduling = Literal["fifo", "normal"]
 CpuWindow = Literal["loadgen", "sampler"]
@@ -74,6 +77,7 @@ class TestbedSettings:
     cpu_window: CpuWindow = "loadgen"
     sampler_interval_s: float = 0.5
     app_work_kib: Mapping[str, int] = field(default_factory=dict)
+    access_log_every: Mapping[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         parse_cpus(self.cpus, frozenset(range(1024)))  # syntax only; availability is checked per cell
@@ -90,9 +94,15 @@ class TestbedSettings:
         for mesh, kib in self.app_work_kib.items():
             if kib < 0:
                 raise TestbedSettingsError(f"app_work_kib for {mesh!r} must not be negative, not {kib}")
+        for mesh, every in self.access_log_every.items():
+            if every < 1:
+                raise TestbedSettingsError(f"access_log_every for {mesh!r} must be at least 1, not {every}")
 
     def app_work_for(self, mesh: str) -> int:
         return self.app_work_kib.get(mesh, self.app_work_kib.get(ALL_MESHES, 0))
+
+    def access_log_every_for(self, mesh: str) -> int | None:
+        return self.access_log_every.get(mesh, self.access_log_every.get(ALL_MESHES))
 
     def cpu_plan(self, available: frozenset[int] | None = None) -> tuple[CpuPlan | None, str]:
         """The CPU split for this machine and why; None when nothing is pinned."""
@@ -107,6 +117,7 @@ class TestbedSettings:
             "cpu_window": self.cpu_window,
             "sampler_interval_s": self.sampler_interval_s,
             "app_work_kib": dict(self.app_work_kib),
+            "access_log_every": dict(self.access_log_every),
         }
 
     @classmethod
@@ -133,7 +144,8 @@ class TestbedSettings:
                     if text(SAMPLER_INTERVAL_ENV)
                     else defaults.sampler_interval_s
                 ),
-                app_work_kib=parse_app_work(text(APP_WORK_ENV)),
+                app_work_kib=parse_per_mesh(APP_WORK_ENV, text(APP_WORK_ENV)),
+                access_log_every=parse_per_mesh(ACCESS_LOG_ENV, text(ACCESS_LOG_ENV)),
             )
         except TestbedSettingsError as exc:
             raise TestbedSettingsError(f"testbed settings from the environment: {exc}") from None
@@ -159,20 +171,20 @@ def _number(name: str, text: str) -> float:
         raise TestbedSettingsError(f"{name}={text!r}: expected a number") from None
 
 
-def parse_app_work(text: str) -> dict[str, int]:
-    """ "64" (every mesh) or "sidecar=64,sidecar-mtls=32" (per mesh) to {mesh or "*": KiB}."""
+def parse_per_mesh(variable: str, text: str) -> dict[str, int]:
+    """ "64" (every mesh) or "sidecar=64,sidecar-mtls=32" (per mesh) to {mesh or "*": number}."""
     text = text.strip()
     if not text:
         return {}
     if "=" not in text:
-        return {ALL_MESHES: _integer(APP_WORK_ENV, text)}
-    work = {}
+        return {ALL_MESHES: _integer(variable, text)}
+    values = {}
     for item in text.split(","):
-        mesh, sep, kib = item.partition("=")
+        mesh, sep, number = item.partition("=")
         if not sep or not mesh.strip():
-            raise TestbedSettingsError(f"{APP_WORK_ENV}: {item!r} is not MESH=KIB")
-        work[mesh.strip()] = _integer(APP_WORK_ENV, kib.strip())
-    return work
+            raise TestbedSettingsError(f"{variable}: {item!r} is not MESH=NUMBER")
+        values[mesh.strip()] = _integer(variable, number.strip())
+    return values
 
 
 def _cpu_list(text: str, what: str) -> frozenset[int]:
