@@ -23,12 +23,14 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+# The synthetic histories are test data, kept with the tests' helpers (not in the package).
+sys.path.insert(0, str(REPO / "tests" / "support"))
 OUT = REPO / "var" / "benchmarks" / "report.json"
 TARGET_S = 10.0
 
 
 def _spec(nights: int):  # type: ignore[no-untyped-def]
-    from meshmark_tasks.reporting.synthetic import (
+    from synthetic import (
         BASELINE,
         SIDECAR,
         SIDECAR_MTLS,
@@ -49,7 +51,8 @@ def _spec(nights: int):  # type: ignore[no-untyped-def]
 
 
 def _history_root(nights: int) -> tuple[Path, float | None]:
-    from meshmark_tasks.reporting.synthetic import write_history
+    from synthetic import write_history
+
     from meshmark_tasks.storage import DatasetStore
 
     root = REPO / "var" / "benchmarks" / f"report-history-{nights}n"
@@ -64,13 +67,14 @@ def _history_root(nights: int) -> tuple[Path, float | None]:
 def _duckdb_reference(root: Path) -> float:
     import duckdb
 
-    pattern = str(root / "meshmark" / "run_date=*" / "*.parquet")
+    from meshmark_tasks.storage import DatasetStore
+
+    store = DatasetStore(str(root))
     started = time.perf_counter()
     con = duckdb.connect()
+    source = store.duckdb_source(con, "meshmark")  # the files themselves, read by DuckDB
     rows = con.execute(
-        "SELECT run_date, mesh, avg(meshmark) FROM read_parquet(?, hive_partitioning=true, "
-        "union_by_name=true) GROUP BY run_date, mesh",
-        [pattern],
+        f"SELECT run_date, mesh, avg(meshmark) FROM {source} GROUP BY run_date, mesh"
     ).fetchall()
     con.close()
     elapsed = time.perf_counter() - started

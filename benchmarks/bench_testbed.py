@@ -32,9 +32,9 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from meshmark_tasks.backends.base import CellMeasurement  # noqa: E402
 from meshmark_tasks.backends.local import provision, run_cell, teardown  # noqa: E402
 from meshmark_tasks.matrix import Cell, expand_matrix  # noqa: E402
+from meshmark_tasks.measurement import CellMeasurement  # noqa: E402
 from meshmark_tasks.profile import Profile, profile_from_mapping  # noqa: E402
 
 QUICK = os.environ.get("MESHMARK_BENCH_QUICK", "") not in ("", "0")

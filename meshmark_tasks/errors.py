@@ -5,12 +5,12 @@ class MeshmarkError(Exception):
     """Base of every error this package raises on bad input."""
 
 
-class ProfileError(MeshmarkError):
-    """A profile file or override is invalid."""
+class ConfigError(MeshmarkError):
+    """A deployment setting (an environment variable) holds a value that cannot be used."""
 
 
-class ResultParseError(MeshmarkError):
-    """A load-generator output cannot be read into a normalized result."""
+class InputFileError(MeshmarkError):
+    """An input file is unreadable, too large, not UTF-8, or not a well-formed JSON/YAML document."""
 
     def __init__(self, source: str, problem: str) -> None:
         super().__init__(f"{source}: {problem}")
@@ -18,13 +18,12 @@ class ResultParseError(MeshmarkError):
         self.problem = problem
 
 
-class CellFailedError(MeshmarkError):
-    """A load test did not produce a usable measurement (a failed test, not a bad score)."""
+class ProfileError(MeshmarkError):
+    """A profile file or override is invalid."""
 
-    def __init__(self, cell_id: str, reason: str) -> None:
-        super().__init__(f"cell {cell_id}: {reason}")
-        self.cell_id = cell_id
-        self.reason = reason
+
+class ResultParseError(InputFileError):
+    """A load-generator output cannot be read into a normalized result."""
 
 
 class StoreError(MeshmarkError):

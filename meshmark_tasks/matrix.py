@@ -6,7 +6,10 @@ import itertools
 
 from pydantic import BaseModel, ConfigDict
 
+from meshmark_tasks.cell_ids import cell_id_for
 from meshmark_tasks.profile import Profile
+
+__all__ = ["Cell", "cell_id_for", "expand_matrix", "find_cell"]
 
 
 class Cell(BaseModel):
@@ -29,17 +32,6 @@ class Cell(BaseModel):
     def load_point(self) -> tuple[float | None, int, int, str]:
         """What pairs a mesh cell with its baseline cell."""
         return (self.requested_qps, self.connections, self.payload_bytes, self.protocol)
-
-
-def _qps_label(qps: float | None) -> str:
-    if qps is None:
-        return "max"
-    return str(int(qps)) if float(qps).is_integer() else str(qps).replace(".", "p")
-
-
-def cell_id_for(mesh: str, qps: float | None, connections: int, payload: int, protocol: str, rep: int) -> str:
-    """Stable, readable id; a valid DNS-1123 label so it can name pods and Airflow map labels."""
-    return f"{mesh}-q{_qps_label(qps)}-c{connections}-b{payload}-{protocol}-r{rep}"
 
 
 def expand_matrix(profile: Profile) -> list[Cell]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Mapping
 from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -17,6 +18,19 @@ LATENCY_FIELDS: tuple[str, ...] = (
     "latency_ms_p999",
     "latency_ms_max",
 )
+
+# The latencies that must not decrease in this order (the mean may lie anywhere between min and max).
+ORDERED_LATENCY_FIELDS: tuple[str, ...] = tuple(f for f in LATENCY_FIELDS if f != "latency_ms_mean")
+
+
+def latency_order_problem(latencies: Mapping[str, float | None]) -> str | None:
+    """Why the given latencies are out of order (e.g. p50 above p99), or None; absent ones are skipped."""
+    present = [(f, v) for f in ORDERED_LATENCY_FIELDS if (v := latencies.get(f)) is not None]
+    # A small tolerance: tools interpolate percentiles inside histogram buckets.
+    for (lo_name, lo), (hi_name, hi) in itertools.pairwise(present):
+        if lo > hi * (1 + 1e-9) + 1e-12:
+            return f"{lo_name} ({lo} ms) is greater than {hi_name} ({hi} ms)"
+    return None
 
 
 class NormalizedResult(BaseModel):
@@ -53,21 +67,7 @@ class NormalizedResult(BaseModel):
     def _consistent(self) -> NormalizedResult:
         if self.errors_total > self.requests_total:
             raise ValueError(f"errors_total {self.errors_total} exceeds requests_total {self.requests_total}")
-        ordered = [
-            (f, getattr(self, f))
-            for f in (
-                "latency_ms_min",
-                "latency_ms_p50",
-                "latency_ms_p75",
-                "latency_ms_p90",
-                "latency_ms_p99",
-                "latency_ms_p999",
-                "latency_ms_max",
-            )
-        ]
-        present = [(f, v) for f, v in ordered if v is not None]
-        # A small tolerance: tools interpolate percentiles inside histogram buckets.
-        for (lo_name, lo), (hi_name, hi) in itertools.pairwise(present):
-            if lo > hi * (1 + 1e-9) + 1e-12:
-                raise ValueError(f"{lo_name} ({lo} ms) is greater than {hi_name} ({hi} ms)")
+        problem = latency_order_problem({f: getattr(self, f) for f in ORDERED_LATENCY_FIELDS})
+        if problem is not None:
+            raise ValueError(problem)
         return self

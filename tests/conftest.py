@@ -13,6 +13,11 @@ REPO = Path(__file__).resolve().parent.parent
 # Test helpers shared across areas (tests/ is not a package; pytest runs with --import-mode=importlib).
 sys.path.insert(0, str(REPO / "tests" / "support"))
 
+from bad_input_catalogue import (  # noqa: E402, F401  (tests/support; hooks pytest finds here)
+    pytest_addoption,
+    pytest_collection_finish,
+    pytest_collection_modifyitems,
+)
 from chromium import HeadlessChromium, ensure_chromium  # noqa: E402  (tests/support, added just above)
 
 # Airflow reads its home at first import: keep tests away from ~/airflow and example DAGs.

@@ -13,16 +13,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from meshmark_tasks.adapters._common import Hints, Reader
+from meshmark_tasks.adapters._common import PROTOCOLS, Hints, Reader
 from meshmark_tasks.adapters.fortio import parse_fortio
 from meshmark_tasks.adapters.k6 import k6_dropped_iterations, k6_version_from_output, parse_k6
 from meshmark_tasks.adapters.nighthawk import parse_nighthawk
 from meshmark_tasks.adapters.wrk2 import parse_wrk2
-from meshmark_tasks.errors import ResultParseError
+from meshmark_tasks.errors import InputFileError, ResultParseError
+from meshmark_tasks.input_files import read_input_text
 from meshmark_tasks.result import NormalizedResult
 
 __all__ = [
     "FORMATS",
+    "PROTOCOLS",
     "k6_dropped_iterations",
     "k6_version_from_output",
     "parse_file",
@@ -51,23 +53,11 @@ def parse_file(
     source = str(path)
     _check_format(fmt, source)
     try:
-        data = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise ResultParseError(source, "file not found") from None
-    except IsADirectoryError:
-        raise ResultParseError(source, "is a directory, not a file") from None
-    except PermissionError:
-        raise ResultParseError(source, "permission denied") from None
-    except OSError as exc:
-        raise ResultParseError(source, f"cannot read: {exc.strerror or exc}") from None
-    if not data.strip():
+        text = read_input_text(path)  # at most MESHMARK_MAX_INPUT_BYTES: /dev/zero is an error, not OOM
+    except InputFileError as exc:
+        raise ResultParseError(source, exc.problem) from None
+    if not text.strip():
         raise ResultParseError(source, "empty file")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ResultParseError(
-            source, f"not UTF-8 text (binary file?): {exc.reason} at byte {exc.start}"
-        ) from None
     return parse_text(
         text,
         fmt,

@@ -6,7 +6,6 @@ name ("fortio: ...") so a one-line CLI message says which reader rejected which 
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -15,11 +14,14 @@ from typing import Any, NoReturn
 
 from pydantic import ValidationError
 
-from meshmark_tasks.errors import ResultParseError
+from meshmark_tasks.documents import json_type, load_json
+from meshmark_tasks.errors import InputFileError, ResultParseError
 from meshmark_tasks.result import NormalizedResult
 
 # Counts are stored as Arrow int64.
 MAX_COUNT = 2**63 - 1
+# Protocols a result can carry: the profile's http and grpc, plus what fortio's RunType reports.
+PROTOCOLS: tuple[str, ...] = ("http", "grpc", "tcp", "udp")
 
 
 @dataclass(frozen=True)
@@ -52,33 +54,30 @@ class Reader:
     def json_object(self, text: str) -> dict[str, Any]:
         """The text as a JSON object.
 
-        NaN/Infinity literals are let through here on purpose: `number()` then rejects them naming
-        the field ("ActualQPS is NaN"), which says more than a parse error would.
+        Read by the shared strict reader (a key given twice is an error). NaN/Infinity literals
+        are let through here on purpose: `number()` then rejects them naming the field
+        ("ActualQPS is NaN"), which says more than a parse error would.
         """
         if not text.strip():
             raise ResultParseError(self.source, "empty file")
         try:
-            doc = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ResultParseError(self.source, f"not JSON: {exc}") from None
-        except RecursionError:
-            self.fail("not JSON: nested too deeply")
-        except ValueError as exc:  # e.g. an integer literal longer than Python converts
-            raise ResultParseError(self.source, f"not JSON: {exc}") from None
+            doc = load_json(text, self.source, allow_non_finite=True)
+        except InputFileError as exc:
+            raise ResultParseError(self.source, exc.problem) from None
         if not isinstance(doc, dict):
-            self.fail(f"expected a JSON object at the top level, got {_json_type(doc)}")
+            self.fail(f"expected a JSON object at the top level, got {json_type(doc)}")
         return doc
 
     def obj(self, parent: Mapping[str, Any], key: str, where: str) -> dict[str, Any]:
         value = self.required(parent, key, where)
         if not isinstance(value, dict):
-            self.fail(f"{_path(where, key)} must be an object, got {_json_type(value)}")
+            self.fail(f"{_path(where, key)} must be an object, got {json_type(value)}")
         return value
 
     def array(self, parent: Mapping[str, Any], key: str, where: str) -> list[Any]:
         value = self.required(parent, key, where)
         if not isinstance(value, list):
-            self.fail(f"{_path(where, key)} must be an array, got {_json_type(value)}")
+            self.fail(f"{_path(where, key)} must be an array, got {json_type(value)}")
         return value
 
     def required(self, parent: Mapping[str, Any], key: str, where: str) -> Any:
@@ -91,7 +90,7 @@ class Reader:
     def number(self, value: Any, field: str, *, allow_str: bool = False) -> float:
         """A finite, non-negative number. `allow_str` accepts numeric strings (proto3 JSON uint64)."""
         if isinstance(value, bool) or not isinstance(value, int | float | str):
-            self.fail(f"{field} must be a number, got {_json_type(value)} {value!r}")
+            self.fail(f"{field} must be a number, got {json_type(value)} {value!r}")
         if isinstance(value, str):
             if not allow_str:
                 self.fail(f"{field} must be a number, got string {value!r}")
@@ -145,10 +144,16 @@ def seconds_to_ms(value: float) -> float:
 def build_result(reader: Reader, fields: dict[str, Any], hints: Hints) -> NormalizedResult:
     """Apply the hints, then validate; a model violation becomes a `ResultParseError`."""
     if hints.requested_qps is not None:
+        if not (math.isfinite(hints.requested_qps) and hints.requested_qps > 0):
+            reader.fail(f"requested_qps hint must be a positive finite number, got {hints.requested_qps}")
         fields["requested_qps"] = hints.requested_qps
     if hints.connections is not None:
+        if isinstance(hints.connections, bool) or hints.connections < 1:
+            reader.fail(f"connections hint must be at least 1, got {hints.connections}")
         fields["connections"] = hints.connections
     if hints.protocol is not None:
+        if hints.protocol not in PROTOCOLS:
+            reader.fail(f"protocol hint {hints.protocol!r} is not one of {', '.join(PROTOCOLS)}")
         fields["protocol"] = hints.protocol
     if hints.load_generator_version is not None:
         fields["load_generator_version"] = hints.load_generator_version
@@ -172,19 +177,3 @@ def _describe(err: Any) -> str:
 
 def _path(where: str, key: str) -> str:
     return f"{where}.{key}" if where else key
-
-
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return type(value).__name__

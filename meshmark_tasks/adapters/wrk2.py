@@ -1,4 +1,12 @@
-"""wrk2 `--latency` text output.
+"""wrk2 `--latency` text output, and the original wrk's (`wrk --latency`, e.g. Debian's package).
+
+The two print the same summary; they differ in the latency section:
+- wrk2: "Latency Distribution (HdrHistogram - Recorded Latency)", percentiles "50.000%", a blank
+  line, then the "Detailed Percentile spectrum" and "#[Mean = ...]" lines. load_generator "wrk2".
+- wrk: "Latency Distribution", percentiles 50/75/90/99 printed as "50%", and the next line is
+  already "N requests in ..." (no blank line, no spectrum). load_generator "wrk". With no latency
+  sample at all (every response came after --timeout) wrk prints 0.00us everywhere and a "nan%"
+  Thread Stats column: the latencies are then None, not 0.
 
 Lines read (units us, ms, s, m, h are converted to ms in decimal arithmetic, so "6.67ms" is
 exactly 6.67):
@@ -13,9 +21,11 @@ exactly 6.67):
 - "N requests in 30.00s, ..." -> the completed responses and duration_s; "Requests/sec:" ->
   actual_qps; "2 threads and 100 connections" -> connections.
 - "Non-2xx or 3xx responses: N" and "Socket errors: connect A, read B, write C, timeout D" appear
-  only when non-zero. wrk counts a response with status > 399 among the completed ones, but a
-  socket error ends an attempt without a response, so:
-  requests_total = completed + A + B + C + D and errors_total = N + A + B + C + D.
+  only when non-zero. Both count a response with status > 399 among the completed ones; a
+  connect/read/write error ends an attempt without a response. wrk2:
+  requests_total = completed + A + B + C + D and errors_total = N + A + B + C + D. The original
+  wrk counts D for responses that completed after --timeout (already among the completed), so
+  requests_total = completed + A + B + C and errors_total = min(N + D, completed) + A + B + C.
 - wrk2 prints neither its version nor the requested rate (-R): pass them as hints.
 """
 
@@ -26,9 +36,11 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from meshmark_tasks.adapters._common import Hints, Reader, build_result
-from meshmark_tasks.result import NormalizedResult
+from meshmark_tasks.result import LATENCY_FIELDS, NormalizedResult
 
 DISTRIBUTION_HEADING = "Latency Distribution"
+# Only wrk2 names its histogram in the heading; the original wrk prints the bare heading.
+WRK2_HEADING_MARK = "HdrHistogram"
 PERCENTILE_FIELDS: dict[Decimal, str] = {
     Decimal(50): "latency_ms_p50",
     Decimal(75): "latency_ms_p75",
@@ -57,7 +69,7 @@ _SOCKET_ERRORS = re.compile(
 )
 _HDR_MEAN = re.compile(rf"^#\[Mean\s*=\s*({_NUMBER}),", re.MULTILINE)
 _HDR_MAX = re.compile(rf"^#\[Max\s*=\s*({_NUMBER}),", re.MULTILINE)
-_THREAD_LATENCY = re.compile(r"^\s*Latency\s+(\S+)\s+(\S+)\s+(\S+)\s+\S+%\s*$", re.MULTILINE)
+_THREAD_LATENCY = re.compile(r"^\s*Latency\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)%\s*$", re.MULTILINE)
 _SPECTRUM_ROW = re.compile(rf"^\s*({_NUMBER})\s+({_NUMBER})\s+(\d+)\s+(?:{_NUMBER}|inf)\s*$")
 
 
@@ -79,25 +91,39 @@ def parse_wrk2(text: str, reader: Reader, hints: Hints) -> NormalizedResult:
     non_2xx_match = _NON_2XX.search(text)
     if non_2xx_match is not None:
         non_2xx = reader.count(non_2xx_match.group(1), "Non-2xx or 3xx responses", allow_str=True)
-    socket_errors = 0
+    connect = read = write = timeout = 0
     socket_match = _SOCKET_ERRORS.search(text)
     if socket_match is not None:
-        socket_errors = sum(int(group) for group in socket_match.groups())
+        connect, read, write, timeout = (int(group) for group in socket_match.groups())
     elif "Socket errors:" in text:
         reader.fail("cannot read the 'Socket errors:' line")
 
+    is_wrk2 = _is_wrk2(text)
+    unanswered = connect + read + write
+    if is_wrk2:
+        requests, errors = completed + unanswered + timeout, non_2xx + unanswered + timeout
+    else:
+        # The original wrk counts a timeout when a response completes later than --timeout
+        # (response_complete: stats_record fails): those responses are among the completed ones,
+        # and a late 4xx/5xx is in both counts, hence the cap.
+        requests, errors = completed + unanswered, min(non_2xx + timeout, completed) + unanswered
     threads_match = _THREADS.search(text)
     fields: dict[str, Any] = {
-        "load_generator": "wrk2",
+        "load_generator": "wrk2" if is_wrk2 else "wrk",
         "protocol": "http",
         "actual_qps": actual_qps,
         "connections": None if threads_match is None else int(threads_match.group(2)),
         "duration_s": duration_s,
-        "requests_total": completed + socket_errors,
-        "errors_total": non_2xx + socket_errors,
+        "requests_total": requests,
+        "errors_total": errors,
     }
     fields.update(_latency(text, reader))
     return build_result(reader, fields, hints)
+
+
+def _is_wrk2(text: str) -> bool:
+    heading = next((line for line in text.splitlines() if line.strip().startswith(DISTRIBUTION_HEADING)), "")
+    return WRK2_HEADING_MARK in heading
 
 
 def _latency(text: str, reader: Reader) -> dict[str, float | None]:
@@ -105,14 +131,13 @@ def _latency(text: str, reader: Reader) -> dict[str, float | None]:
     lines = text.splitlines()
     start = next((i for i, line in enumerate(lines) if line.strip().startswith(DISTRIBUTION_HEADING)), None)
     if start is None:
-        reader.fail(
-            "no 'Latency Distribution (HdrHistogram - Recorded Latency)' section"
-            " (was wrk2 run with --latency?)"
-        )
+        reader.fail("no 'Latency Distribution' section (was wrk/wrk2 run with --latency?)")
     printed: list[float] = []
     top: float | None = None
     for line in lines[start + 1 :]:
-        if not line.strip():
+        # wrk2 ends the section with a blank line; the original wrk goes straight on with the
+        # "N requests in" summary line.
+        if not line.strip() or _REQUESTS_IN.match(line):
             break
         match = _PERCENTILE_LINE.match(line)
         if match is None:
@@ -129,6 +154,9 @@ def _latency(text: str, reader: Reader) -> dict[str, float | None]:
         reader.fail("the latency distribution section is empty")
 
     thread_latency = _THREAD_LATENCY.search(text)
+    if thread_latency is not None and _no_samples(thread_latency.group(4), printed):
+        # wrk with every response past --timeout: nothing was recorded, the zeros are placeholders.
+        return dict.fromkeys(LATENCY_FIELDS)
     mean_match = _HDR_MEAN.search(text)
     max_match = _HDR_MAX.search(text)
     if mean_match is not None:
@@ -150,6 +178,11 @@ def _latency(text: str, reader: Reader) -> dict[str, float | None]:
     spectrum_min = _spectrum_min(lines)
     out["latency_ms_min"] = None if spectrum_min is None else min(spectrum_min, min(printed))
     return out
+
+
+def _no_samples(within_stdev: str, printed: list[float]) -> bool:
+    """wrk's "+/- Stdev" column is 0/0 = nan exactly when no latency was recorded."""
+    return within_stdev.strip().lstrip("+-").lower() == "nan" and not any(printed)
 
 
 def _spectrum_min(lines: list[str]) -> float | None:

@@ -1,93 +1,65 @@
-"""What every backend hands back for one cell, whatever ran it."""
+"""The one interface every execution backend implements, and what a separately run cell hands back.
+
+A nightly run asks its backend for three things, in this order:
+
+1. `provision(plan, run_id)`: prepare every mesh configuration of the plan (idempotent: a retried
+   task or a re-run applies the same state again);
+2. `measure(plan, cell, run_id, scratch, handoff)`: one cell's CellMeasurement. The `local` backend
+   runs the load test right there; the `kubernetes` backend's load test ran in its own Airflow task
+   (a KubernetesPodOperator pod), so `measure` collects: `handoff` carries what that task returned;
+3. `teardown(plan, run_id)`: remove what provision created; safe after failures and twice.
+
+A failed load test is a measurement with `failure` set, not an exception; exceptions are for
+infrastructure errors (and Airflow's retries). Backends never write to the store: `measure` leaves
+the raw output in `scratch` (CellMeasurement.raw_path) and the pipeline keeps it under the root.
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from meshmark_tasks.matrix import Cell
-from meshmark_tasks.result import NormalizedResult
+from meshmark_tasks.constants import BackendName
+
+if TYPE_CHECKING:
+    from meshmark_tasks.matrix import Cell
+    from meshmark_tasks.measurement import CellMeasurement
+    from meshmark_tasks.plan import RunPlan
 
 
 @dataclass(frozen=True)
-class ResourceUsage:
-    """Mean CPU (cores) and resident memory (bytes) per component over the steady-state window.
+class CellHandoff:
+    """What a cell's own load-test task handed back (kubernetes: the pod task).
 
-    None means "not measured" (a missing Prometheus series, a sampler that failed); 0.0 means
-    "measured, nothing there" (the local testbed has no control plane). MeshMark leaves MUEs that
-    need a None input out rather than guessing.
+    `value` is the task's return value (the load generator's result from the pod's XCom sidecar),
+    None when it returned none (the pod failed before writing one, or the task was marked failed).
+    `started_at`/`finished_at` are the load-generator container's own start and end, when known:
+    the measured window for tools whose output carries no timestamps.
     """
 
-    cpu_cores_app: float | None
-    cpu_cores_dataplane: float | None
-    cpu_cores_controlplane: float | None
-    mem_bytes_app: float | None
-    mem_bytes_dataplane: float | None
-    mem_bytes_controlplane: float | None
-
-    def as_dict(self) -> dict[str, float | None]:
-        return asdict(self)
+    value: Any
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
 
 
-@dataclass(frozen=True)
-class CellMeasurement:
-    """The outcome of one load test. `failure` set means the test itself failed (not a bad score)."""
+class Backend(ABC):
+    """Where the load tests of a run execute; see the module docstring for the contract."""
 
-    cell: Cell
-    result: NormalizedResult | None
-    resources: ResourceUsage | None
-    raw_path: str | None  # local path of the raw load-generator output, kept verbatim
-    raw_format: str | None  # fortio | nighthawk | wrk2 | k6
-    saturated: bool = False  # the generator reported it could not keep the requested rate
-    failure: str | None = None
-    # Optional: how the measurement was taken (the local testbed records each component's CPUs and
-    # scheduling, the window and the machine's load) so a reader can judge the number. JSON-safe.
-    conditions: dict[str, Any] | None = None
+    name: ClassVar[BackendName]
 
-    @classmethod
-    def failed(
-        cls,
-        cell: Cell,
-        reason: str,
-        *,
-        resources: ResourceUsage | None = None,
-        raw_path: str | None = None,
-        raw_format: str | None = None,
+    @abstractmethod
+    def provision(self, plan: RunPlan, run_id: str) -> list[str]:
+        """Prepare every mesh configuration of the plan; returns one line per mesh for the log."""
+
+    @abstractmethod
+    def measure(
+        self, plan: RunPlan, cell: Cell, run_id: str, scratch: Path, handoff: CellHandoff | None = None
     ) -> CellMeasurement:
-        """A load test that failed: no result, and `failure` says which cell and why."""
-        return cls(
-            cell=cell,
-            result=None,
-            resources=resources,
-            raw_path=raw_path,
-            raw_format=raw_format,
-            failure=f"cell {cell.cell_id}: {reason}",
-        )
+        """Run (local) or collect (kubernetes, from `handoff`) one cell; raw output goes to `scratch`."""
 
-    def to_json_dict(self) -> dict[str, Any]:
-        """JSON-safe form, small enough for an Airflow XCom. `conditions` only when there are some."""
-        data = {
-            "cell": self.cell.model_dump(mode="json"),
-            "result": None if self.result is None else self.result.model_dump(mode="json"),
-            "resources": None if self.resources is None else self.resources.as_dict(),
-            "raw_path": self.raw_path,
-            "raw_format": self.raw_format,
-            "saturated": self.saturated,
-            "failure": self.failure,
-        }
-        if self.conditions is not None:
-            data["conditions"] = self.conditions
-        return data
-
-    @classmethod
-    def from_json_dict(cls, data: dict[str, Any]) -> CellMeasurement:
-        return cls(
-            cell=Cell.model_validate(data["cell"]),
-            result=None if data["result"] is None else NormalizedResult.model_validate(data["result"]),
-            resources=None if data["resources"] is None else ResourceUsage(**data["resources"]),
-            raw_path=data["raw_path"],
-            raw_format=data["raw_format"],
-            saturated=bool(data["saturated"]),
-            failure=data["failure"],
-            conditions=data.get("conditions"),
-        )
+    @abstractmethod
+    def teardown(self, plan: RunPlan, run_id: str) -> None:
+        """Remove what provision created; safe to run twice and after failures."""

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from meshmark_tasks.config import PROFILES_DIR_ENV, storage_root
+from meshmark_tasks.constants import LOCAL
 from meshmark_tasks.errors import ProfileError
 from meshmark_tasks.pipeline.airflow_local import REPO, airflow_env
 
@@ -51,7 +52,7 @@ def _nightly(args: argparse.Namespace) -> int:
         profile = path.stem
     conf = {
         "profile": profile,
-        "backend": "local",
+        "backend": LOCAL,
         "meshes": args.meshes,
         "qps": [_qps(q) for q in args.qps],
         "connections": args.connections,
@@ -65,4 +66,7 @@ def _nightly(args: argparse.Namespace) -> int:
         [sys.executable, "-m", "meshmark_tasks.pipeline.airflow_local", json.dumps(conf)]
         + ([args.logical_date] if args.logical_date else []),
         env=env,
+        # Not the checkout: `python -m` puts the working directory on sys.path, and the checkout's
+        # meshmark.egg-info (from the editable install) would make Airflow load the plugin twice.
+        cwd=args.airflow_home,
     )

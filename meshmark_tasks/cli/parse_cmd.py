@@ -6,7 +6,8 @@ import argparse
 import sys
 from typing import Any
 
-from meshmark_tasks.adapters import FORMATS, parse_file
+from meshmark_tasks.adapters import FORMATS, PROTOCOLS, parse_file
+from meshmark_tasks.profile import MAX_CONNECTIONS
 
 
 def register(subparsers: Any) -> None:
@@ -24,9 +25,12 @@ def register(subparsers: Any) -> None:
         "--requested-qps", type=_positive_float, default=None, help="the rate the run asked for"
     )
     parser.add_argument(
-        "--connections", type=_non_negative_int, default=None, help="connections the run used"
+        "--connections",
+        type=_connections,
+        default=None,
+        help=f"connections the run used (1 to {MAX_CONNECTIONS:,}, as in a profile)",
     )
-    parser.add_argument("--protocol", default=None, help="protocol of the run (http, grpc)")
+    parser.add_argument("--protocol", default=None, choices=PROTOCOLS, help="protocol of the run")
     parser.add_argument(
         "--load-generator-version", default=None, help="version of the tool, if FILE lacks it"
     )
@@ -56,11 +60,11 @@ def _positive_float(text: str) -> float:
     return value
 
 
-def _non_negative_int(text: str) -> int:
+def _connections(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must not be negative: {text!r}")
+    if not 1 <= value <= MAX_CONNECTIONS:  # a run with 0 connections sent nothing
+        raise argparse.ArgumentTypeError(f"must be between 1 and {MAX_CONNECTIONS:,}: {text!r}")
     return value

@@ -2,7 +2,8 @@
 
 Builds the trend report outside Airflow. stdout: one JSON object (where the report is, the
 counts and the regressions); exit 0, or 1 when there are regressions and --fail-on-regression
-is given; exit 2 on bad input (no data under ROOT, bad --days).
+is given; exit 2 on bad input (no data under ROOT, --days or --history-runs out of range, an --out that
+is not a directory).
 """
 
 from __future__ import annotations
@@ -12,7 +13,14 @@ import json
 import sys
 from typing import Any
 
+from meshmark_tasks.cli._paths import ensure_directory
 from meshmark_tasks.errors import MeshmarkError
+
+# A century: the window's first day must stay inside the calendar (date arithmetic overflowed
+# for --days 99999999), and no dataset holds more history than this.
+MAX_DAYS = 36_525
+# More runs in the rolling baseline than a century of nightly runs cannot change the result.
+MAX_HISTORY_RUNS = MAX_DAYS
 
 
 def register(subparsers: Any) -> None:
@@ -33,10 +41,14 @@ def register(subparsers: Any) -> None:
 def _report(args: argparse.Namespace) -> int:
     from meshmark_tasks.reporting.report import build_report
 
-    if args.days < 1:
-        raise MeshmarkError(f"--days must be at least 1, got {args.days}")
-    if args.history_runs < 1:
-        raise MeshmarkError(f"--history-runs must be at least 1, got {args.history_runs}")
+    if not 1 <= args.days <= MAX_DAYS:
+        raise MeshmarkError(f"--days must be between 1 and {MAX_DAYS:,}, got {args.days}")
+    if not 1 <= args.history_runs <= MAX_HISTORY_RUNS:
+        raise MeshmarkError(
+            f"--history-runs must be between 1 and {MAX_HISTORY_RUNS:,}, got {args.history_runs}"
+        )
+    if args.out is not None:
+        ensure_directory(args.out, "--out")
     print(f"meshmark: building the report of {args.data} ({args.days} days)", file=sys.stderr)
     result = build_report(
         args.data, days=args.days, meshes=args.mesh, out_dir=args.out, history_runs=args.history_runs

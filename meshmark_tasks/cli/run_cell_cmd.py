@@ -3,7 +3,8 @@
 Runs one cell end to end on the local backend: the same command an Airflow task, a Kubernetes pod or
 any other worker runs. Writes the raw k6 output and the measurement into DIR, prints the normalized
 result as JSON on stdout. Exit codes: 0 measured, 1 the test failed (the failure is printed as JSON),
-2 bad input (unreadable profile, unknown cell, a mesh kind the local backend cannot run).
+2 bad input (unreadable profile, unknown cell, a mesh kind the local backend cannot run, an --out
+or --workdir that cannot be a directory).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from meshmark_tasks.cli._paths import ensure_directory
 from meshmark_tasks.errors import ProfileError
 from meshmark_tasks.matrix import expand_matrix
 from meshmark_tasks.profile import load_profile
@@ -49,6 +51,10 @@ def _run_cell(args: argparse.Namespace) -> int:
         raise ProfileError(
             f"{args.profile}: no cell {args.cell!r} in profile {profile.name!r}; cells: {some}{more}"
         )
+    # Before the testbed starts: `--out <a file>` should not cost a provisioning.
+    ensure_directory(args.out, "--out")
+    if args.workdir is not None:
+        ensure_directory(args.workdir, "--workdir")
     out_dir = Path(args.out)
     own_workdir = args.workdir is None
     workdir = Path(tempfile.mkdtemp(prefix="meshmark-local-")) if own_workdir else Path(args.workdir)

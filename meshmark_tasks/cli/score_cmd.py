@@ -17,28 +17,32 @@ import datetime
 import json
 import math
 import sys
-from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from meshmark_tasks.errors import MeshmarkError
+from meshmark_tasks.documents import iter_json_lines, load_yaml
+from meshmark_tasks.errors import InputFileError, MeshmarkError
+from meshmark_tasks.input_files import read_input_text, read_stream_text
 from meshmark_tasks.matrix import cell_id_for
-from meshmark_tasks.profile import Protocol
+from meshmark_tasks.profile import MAX_CONNECTIONS, MAX_PAYLOAD_BYTES, Protocol
+from meshmark_tasks.result import ORDERED_LATENCY_FIELDS, latency_order_problem
 from meshmark_tasks.scoring.errors import ScoringInputError
 
 # pandas, pyarrow and the scoring engine are imported inside the handler: `meshmark --help` imports
 # every sub-command module and should not pay for them.
 
 NonNegative = Field(default=None, ge=0)
+# Counts are stored as Arrow int64; a larger one cannot be stored or compared exactly.
+MAX_COUNT = 2**63 - 1
 
 
 class CellLine(BaseModel):
-    """One line of the cells file. Strict: "1.5" is not a number, true is not an integer."""
+    """One line of the cells file. Strict: "1.5" is not a number, true is not an integer, and
+    NaN/Infinity are not numbers (the JSON reader refuses the literals; this covers callers that
+    hand over Python floats)."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
 
     cell_id: str | None = None
     run_id: str | None = None
@@ -48,13 +52,13 @@ class CellLine(BaseModel):
     network_functions: str | list[str] | None = None
     is_baseline: bool
     requested_qps: float | None = Field(gt=0)
-    connections: int = Field(ge=1)
-    payload_bytes: int = Field(ge=0)
+    connections: int = Field(ge=1, le=MAX_CONNECTIONS)
+    payload_bytes: int = Field(ge=0, le=MAX_PAYLOAD_BYTES)
     protocol: Protocol
-    repetition: int = Field(default=0, ge=0)
+    repetition: int = Field(default=0, ge=0, le=1000)
     actual_qps: float = Field(ge=0)
-    requests_total: int = Field(ge=0)
-    errors_total: int = Field(ge=0)
+    requests_total: int = Field(ge=0, le=MAX_COUNT)
+    errors_total: int = Field(ge=0, le=MAX_COUNT)
     latency_ms_min: float | None = NonNegative
     latency_ms_mean: float | None = NonNegative
     latency_ms_p50: float | None = NonNegative
@@ -77,6 +81,17 @@ class CellLine(BaseModel):
     @classmethod
     def _max_is_unthrottled(cls, value: Any) -> Any:
         return None if value == "max" else value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> CellLine:
+        if self.errors_total > self.requests_total:
+            raise ValueError(
+                f"errors_total: {self.errors_total} exceeds requests_total {self.requests_total}"
+            )
+        problem = latency_order_problem({f: getattr(self, f) for f in ORDERED_LATENCY_FIELDS})
+        if problem is not None:  # p50 above p99 would score as a better latency than it is
+            raise ValueError(problem)
+        return self
 
 
 def _ignored_keys() -> frozenset[str]:
@@ -103,8 +118,10 @@ _EXPECTED = {
 
 def _describe(error: Any) -> str:
     loc = error["loc"]
-    field = str(loc[0]) if loc else "<line>"
     kind = error["type"]
+    if not loc:  # a check across fields; its message names them
+        return str(error["msg"]).removeprefix("Value error, ")
+    field = str(loc[0])
     if kind == "missing":
         return f"{field}: required field missing"
     if kind == "extra_forbidden":
@@ -113,33 +130,26 @@ def _describe(error: Any) -> str:
     return f"{field}: {expected}, got {error['input']!r}"
 
 
-def parse_cells_file(
-    path: str, lines: Iterable[str], default_slo_p99_ms: float | None
-) -> list[dict[str, Any]]:
+def parse_cells_file(path: str, text: str, default_slo_p99_ms: float | None) -> list[dict[str, Any]]:
     """Validated cell rows; the first bad line raises ScoringInputError naming file, line and field."""
     ignored = _ignored_keys()
     rows: list[dict[str, Any]] = []
     seen: dict[tuple[str | None, str], int] = {}
-    for number, text in enumerate(lines, start=1):
-        if not text.strip():
-            continue
-        where = f"{path}:{number}"
+    lines = iter_json_lines(text, path)  # a repeated key, NaN or Infinity is an error naming the line
+    while True:
         try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ScoringInputError(f"{where}: not valid JSON: {exc.msg}") from None
-        if not isinstance(data, dict):
-            raise ScoringInputError(f"{where}: expected a JSON object, got {type(data).__name__}")
+            number, data = next(lines)
+        except StopIteration:
+            break
+        except InputFileError as exc:
+            raise ScoringInputError(str(exc)) from None
+        where = f"{path}:{number}"
         data = {k: v for k, v in data.items() if k not in ignored}
         try:
             line = CellLine.model_validate(data)
         except ValidationError as exc:
             raise ScoringInputError(f"{where}: " + "; ".join(_describe(e) for e in exc.errors())) from None
         row = line.model_dump()
-        if line.errors_total > line.requests_total:
-            raise ScoringInputError(
-                f"{where}: errors_total: {line.errors_total} exceeds requests_total {line.requests_total}"
-            )
         if row["slo_p99_ms"] is None:
             if default_slo_p99_ms is None:
                 raise ScoringInputError(f"{where}: slo_p99_ms: missing (give it on the line or --slo-p99-ms)")
@@ -166,13 +176,9 @@ def parse_cells_file(
 def load_weights_file(path: str) -> dict[str, float]:
     """A YAML or JSON mapping of MUE name -> weight; errors name the file and the key."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ScoringInputError(f"{path}: cannot read weights: {exc.strerror or exc}") from None
-    try:
-        data = yaml.safe_load(text)  # JSON is YAML, so one parser reads both
-    except yaml.YAMLError as exc:
-        raise ScoringInputError(f"{path}: not valid YAML or JSON: {exc}") from None
+        data = load_yaml(read_input_text(path), path)  # JSON is YAML, so one parser reads both
+    except InputFileError as exc:
+        raise ScoringInputError(f"{exc.source}: cannot read weights: {exc.problem}") from None
     if data is None:
         return {}
     from meshmark_tasks.scoring.classes import validate_weights
@@ -206,6 +212,22 @@ def _json_value(value: Any) -> Any:
     return value
 
 
+def _check_finite(frame: Any, source: str) -> None:
+    """The engine turns zero denominators into null; an infinity can only be an overflow of
+    extreme inputs (1e308 bytes, 1e-308 QPS), which JSON cannot carry either."""
+    import numpy as np
+
+    numbers = frame.select_dtypes("number")
+    infinite = np.isinf(numbers.to_numpy(dtype="float64"))
+    if infinite.any():
+        row, column = (int(i[0]) for i in np.nonzero(infinite))
+        name = numbers.columns[column]
+        raise ScoringInputError(
+            f"{source}: cell {frame['cell_id'].iloc[row]}: {name} overflows to "
+            f"{numbers.iloc[row, column]}: the inputs are too extreme to score"
+        )
+
+
 def _records(frame: Any) -> list[dict[str, Any]]:
     return [
         {column: _json_value(value) for column, value in zip(frame.columns, row, strict=True)}
@@ -217,24 +239,28 @@ def _score(args: argparse.Namespace) -> int:
     weights = load_weights_file(args.weights) if args.weights else {}
     if args.slo_p99_ms is not None and not (math.isfinite(args.slo_p99_ms) and args.slo_p99_ms > 0):
         raise ScoringInputError(f"--slo-p99-ms: must be a positive number, got {args.slo_p99_ms}")
-    if args.cells == "-":
-        rows = parse_cells_file("<stdin>", sys.stdin, args.slo_p99_ms)
-    else:
-        try:
-            with open(args.cells, encoding="utf-8") as handle:
-                rows = parse_cells_file(args.cells, handle, args.slo_p99_ms)
-        except OSError as exc:
-            raise ScoringInputError(f"{args.cells}: cannot read cells: {exc.strerror or exc}") from None
+    source = "<stdin>" if args.cells == "-" else args.cells
+    try:  # at most MESHMARK_MAX_INPUT_BYTES, whatever the file (or stdin) holds
+        text = read_stream_text(sys.stdin.buffer, source) if args.cells == "-" else read_input_text(source)
+    except InputFileError as exc:
+        raise ScoringInputError(f"{exc.source}: cannot read cells: {exc.problem}") from None
+    rows = parse_cells_file(source, text, args.slo_p99_ms)
     if not rows:
         raise ScoringInputError(f"{args.cells}: no cells (the file has no JSON lines)")
+    import numpy as np
+
     from meshmark_tasks.scoring import aggregate_by_config, score_cells
 
     frame = _frame_from_rows(rows)
-    try:
-        scored = score_cells(frame, weights=weights)
-    except MeshmarkError as exc:
-        raise ScoringInputError(f"{args.cells}: {exc}") from None
-    configs = aggregate_by_config(scored)
+    # An overflow is reported below as one line naming the cell, not as numpy warnings.
+    with np.errstate(over="ignore"):
+        try:
+            scored = score_cells(frame, weights=weights)
+        except MeshmarkError as exc:
+            raise ScoringInputError(f"{args.cells}: {exc}") from None
+        configs = aggregate_by_config(scored)
+    _check_finite(scored, args.cells)
+    _check_finite(configs, args.cells)
     document = {"cells": _records(scored), "configs": _records(configs)}
     sys.stdout.write(json.dumps(document, allow_nan=False) + "\n")
     return 0

@@ -6,7 +6,7 @@ import json
 from datetime import UTC, date, datetime
 from typing import Any
 
-from meshmark_tasks.backends.base import CellMeasurement
+from meshmark_tasks.measurement import CellMeasurement
 from meshmark_tasks.profile import Profile
 from meshmark_tasks.schemas import RESOURCE_COLUMNS
 

@@ -46,6 +46,30 @@ def _div(fig: go.Figure, chart_id: str, height: int = 420) -> str:
     return div
 
 
+_DAY_MS = 86_400_000
+# Below this many days between the first and the last run, ticks are placed one per day by hand:
+# plotly's automatic ticks on a date axis this short are times of day, and with a single run it
+# zooms to a millisecond around it ("23:59:59.999 ... 00:00:00.001").
+_DAILY_TICKS_UP_TO_DAYS = 14
+
+
+def _run_date_axes(fig: go.Figure, cells: pd.DataFrame) -> None:
+    """Every x axis of a figure against run date: dates as dates, readable with one run or a few."""
+    dates = pd.to_datetime(cells["run_date"].dropna().astype(str)).drop_duplicates()
+    fig.update_xaxes(type="date", tickformat="%Y-%m-%d", hoverformat="%Y-%m-%d")
+    if dates.empty:
+        return
+    first, last = dates.min(), dates.max()
+    if (last - first).days <= _DAILY_TICKS_UP_TO_DAYS:
+        # Half a day of margin each side keeps the first and last points off the frame.
+        margin = pd.Timedelta(hours=12)
+        fig.update_xaxes(
+            range=[(first - margin).isoformat(), (last + margin).isoformat()],
+            tick0=first.isoformat(),
+            dtick=_DAY_MS * max(1, -(-(last - first).days // 7)),  # at most ~8 labels
+        )
+
+
 def _per_mesh_over_time(cells: pd.DataFrame, column: str, *, meshes_only: bool = False) -> pd.DataFrame:
     frame = cells[~cells["is_baseline"].fillna(False).astype(bool)] if meshes_only else cells
     frame = frame.dropna(subset=[column])
@@ -102,6 +126,7 @@ def _per_mesh_lines_over_time(
     ):
         fig.add_trace(trace)
     fig.update_layout(xaxis_title="run date", yaxis_title=yaxis_title)
+    _run_date_axes(fig, history.cells)
     return fig
 
 
@@ -238,6 +263,7 @@ def overhead_over_time(history: History) -> Chart:
             showlegend=panel == 0,
         ):
             fig.add_trace(trace, row=panel // 2 + 1, col=panel % 2 + 1)
+    _run_date_axes(fig, history.cells)
     return Chart(
         "chart-overhead",
         "Overhead against the baseline over time",

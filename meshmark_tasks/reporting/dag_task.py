@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import Any
 
 from meshmark_tasks.config import storage_root
-
-OnRegression = Literal["fail", "notify", "ignore"]
-ON_REGRESSION_CHOICES: tuple[OnRegression, ...] = ("fail", "notify", "ignore")
+from meshmark_tasks.constants import DEFAULT_ON_REGRESSION, ON_REGRESSION_CHOICES
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +34,7 @@ def run_trend_report(
 
     days = int(params.get("days", 30))
     meshes: Sequence[str] = list(params.get("meshes") or [])
-    on_regression = params.get("on_regression", "fail")
+    on_regression = params.get("on_regression", DEFAULT_ON_REGRESSION)
     if on_regression not in ON_REGRESSION_CHOICES:
         raise AirflowFailException(
             f"param on_regression={on_regression!r}; expected one of {ON_REGRESSION_CHOICES}"

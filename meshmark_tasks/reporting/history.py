@@ -1,8 +1,9 @@
 """Load the report window: results joined with MeshMark rows, one row per run × mesh × load point.
 
-DuckDB reads the Hive-partitioned Parquet files directly for local roots (fast, and the `run_date`
-filter prunes whole partitions before a file is opened). Other roots (s3://, gs://, memory://) go
-through the store's pyarrow dataset, which DuckDB scans with the same filter pushed down.
+The store says how DuckDB scans each table (DatasetStore.duckdb_source: the Hive-partitioned files
+directly for local roots, where the `run_date` filter prunes whole partitions before a file is
+opened; the store's pyarrow dataset for s3://, gs://, memory://, with the same filter pushed down)
+and which run dates exist (from partition names, without opening a file).
 
 Repetitions of a cell within one run are folded into their median, so a series has one value per
 run and one outlier repetition does not move it.
@@ -11,18 +12,16 @@ run and one outlier repetition does not move it.
 from __future__ import annotations
 
 import datetime as dt
-import glob
-import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TypeVar
 
 import duckdb
 import pandas as pd
 
-from meshmark_tasks.config import is_local_path
-from meshmark_tasks.errors import MeshmarkError
+from meshmark_tasks.errors import MeshmarkError, StoreError
 from meshmark_tasks.schemas import MUE_COLUMNS, OVERHEAD_COLUMNS
+from meshmark_tasks.storage import DatasetStore
 
 # Columns that identify a series apart from the mesh; `load_point` is their readable label.
 LOAD_POINT_KEYS = ["requested_qps", "connections", "payload_bytes", "protocol"]
@@ -40,6 +39,9 @@ RESULT_VALUES = [
 # MeshMark, every MUE and the absolute overheads and cost (the percentage deltas are not reported),
 # MUEs and overheads in their schemas.py order.
 MESHMARK_VALUES = ["meshmark", *MUE_COLUMNS, *(c for c in OVERHEAD_COLUMNS if not c.endswith("_pct"))]
+
+
+T = TypeVar("T")
 
 
 class NoHistoryError(MeshmarkError):
@@ -80,46 +82,16 @@ def _sql_string(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _local_base(root: str) -> str:
-    return root[len("file://") :] if root.startswith("file://") else root
-
-
-def _table_source(con: duckdb.DuckDBPyConnection, root: str, table: str) -> str:
-    """A FROM-clause expression for one table of the store."""
-    if is_local_path(root):
-        base = os.path.join(_local_base(root), table)
-        pattern = os.path.join(base, "run_date=*", "*.parquet")
-        if not glob.glob(pattern):
-            raise NoHistoryError(f"no {table} data under {root} (looked for {pattern})")
-        return (
-            f"read_parquet({_sql_string(pattern)}, hive_partitioning=true, union_by_name=true, "
-            "hive_types={'run_date': DATE})"
-        )
-    # Imported here: the store pulls in fsspec, which local reports do not need.
-    from meshmark_tasks.storage import DatasetStore
-
+def _reading(root: str, what: str, read: Callable[[], T]) -> T:
+    """`read()`, with a store or filesystem error turned into NoHistoryError naming the root."""
     try:
-        dataset = DatasetStore(root).dataset(table)
+        return read()
+    except StoreError as exc:
+        raise NoHistoryError(str(exc)) from None
     except MeshmarkError:
         raise
     except Exception as exc:  # the filesystem layer raises many types; name the root in one
-        raise NoHistoryError(f"cannot read {table} under {root}: {exc}") from exc
-    con.register(f"{table}_dataset", dataset)
-    return f"{table}_dataset"
-
-
-def _newest_date(con: duckdb.DuckDBPyConnection, root: str, results: str) -> dt.date:
-    if is_local_path(root):
-        # Partition directory names are enough; no file needs to be opened.
-        names = os.listdir(os.path.join(_local_base(root), "results"))
-        dates = sorted(n.split("=", 1)[1] for n in names if n.startswith("run_date="))
-        if dates:
-            return dt.date.fromisoformat(dates[-1])
-    row = con.execute(f"SELECT max(run_date) FROM {results}").fetchone()
-    if row is None or row[0] is None:
-        raise NoHistoryError(f"no results rows under {root}")
-    value: dt.date = row[0]
-    return value
+        raise NoHistoryError(f"cannot read {what} under {root}: {exc}") from exc
 
 
 def load_history(
@@ -132,11 +104,15 @@ def load_history(
     """Runs whose run_date lies in the `days` days ending at `end_date` (default: the newest run)."""
     if days < 1:
         raise NoHistoryError(f"the report window must be at least one day, got days={days}")
+    store = _reading(root, "the storage root", lambda: DatasetStore(root))
+    dates = _reading(root, "results", lambda: store.run_dates("results"))
+    if not dates:
+        raise NoHistoryError(f"no results data under {store.root}")
     con = duckdb_connection()
     try:
-        results = _table_source(con, root, "results")
-        meshmark = _table_source(con, root, "meshmark")
-        end = end_date or _newest_date(con, root, results)
+        results = _reading(root, "results", lambda: store.duckdb_source(con, "results"))
+        meshmark = _reading(root, "meshmark", lambda: store.duckdb_source(con, "meshmark"))
+        end = end_date or dates[-1]
         start = end - dt.timedelta(days=days - 1)
         date_filter = f"run_date BETWEEN DATE '{start.isoformat()}' AND DATE '{end.isoformat()}'"
         mesh_filter = ""
@@ -198,13 +174,3 @@ def _query_cells(con: duckdb.DuckDBPyConnection, results: str, meshmark: str, wh
     """
     frame: pd.DataFrame = con.sql(sql).df()
     return frame
-
-
-def history_summary(history: History) -> dict[str, Any]:
-    return {
-        "runs": len(history.runs),
-        "first_run_date": str(history.runs["run_date"].iloc[0]),
-        "newest_run_date": str(history.newest_run_date),
-        "newest_run_id": history.newest_run_id,
-        "meshes": sorted(history.cells["mesh"].unique().tolist()),
-    }

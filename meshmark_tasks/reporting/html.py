@@ -59,6 +59,7 @@ def render_html(
     rule: Mapping[str, Any],
     prices: Sequence[Mapping[str, Any]],
     generator_version: str,
+    compare_href: str | None = None,
 ) -> str:
     template = _ENV.get_template("report.html.j2")
     return template.render(
@@ -80,6 +81,7 @@ def render_html(
         rule=rule,
         prices=prices,
         generator_version=generator_version,
+        compare_href=compare_href,
         plotly_js=Markup(plotly_js()),  # the library's own bundle, not data
         fmt=fmt,
         pct=pct,

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from meshmark_tasks.storage import filesystem as fsx
+from meshmark_tasks.storage.connection import storage_options_for
 
 # Written in this order; index.html last (see module doc).
 REPORT_FILES = ("regressions.json", "summary.md", "index.html")
@@ -33,15 +34,27 @@ def publish(out_base: str, run_date: str, contents: Mapping[str, str]) -> Publis
     missing = [name for name in REPORT_FILES if name not in contents]
     if missing:
         raise ValueError(f"report is missing {', '.join(missing)}")
-    loc = fsx.resolve_root(out_base)
+    loc = _location(out_base)
+    # Pages beside the report (compare.html) come first: whoever sees index.html finds them too.
+    names = [name for name in contents if name not in REPORT_FILES] + list(REPORT_FILES)
     for folder in (run_date, LATEST):
-        for name in REPORT_FILES:
+        for name in names:
             fsx.write_atomically(loc, loc.path(folder, name), _writer(contents[name].encode("utf-8")))
     return Published(
         report_dir=loc.url(run_date),
         latest_dir=loc.url(LATEST),
-        files={name: loc.url(run_date, name) for name in REPORT_FILES},
+        files={name: loc.url(run_date, name) for name in names},
     )
+
+
+def report_folder(out_base: str, run_date: str) -> str:
+    """Where publish() puts the dated folder (a local path or URL)."""
+    return _location(out_base).url(run_date)
+
+
+def _location(out_base: str) -> fsx.Location:
+    # The same credentials as the store's (an object-store reports folder needs them too).
+    return fsx.resolve_root(out_base, storage_options_for(out_base))
 
 
 def _writer(payload: bytes) -> Callable[[pa.NativeFile], None]:

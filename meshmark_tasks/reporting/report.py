@@ -10,15 +10,15 @@ from importlib import metadata
 from typing import Any
 
 from meshmark_tasks.reporting.charts import all_charts
+from meshmark_tasks.reporting.compare_render import COMPARE_PAGE, previous_run_page
 from meshmark_tasks.reporting.history import History, load_history
 from meshmark_tasks.reporting.html import render_html
 from meshmark_tasks.reporting.markdown import render_markdown
 from meshmark_tasks.reporting.prices import price_assumptions
-from meshmark_tasks.reporting.publish import publish, relative_link
+from meshmark_tasks.reporting.publish import publish, relative_link, report_folder
 from meshmark_tasks.reporting.quality import data_quality
 from meshmark_tasks.reporting.trends import RegressionRule, classify_history, counts, series_records
-from meshmark_tasks.storage import DatasetStore, safe_run_id
-from meshmark_tasks.storage import filesystem as fsx
+from meshmark_tasks.storage import DatasetStore
 
 REGRESSIONS_SCHEMA_VERSION = 1
 
@@ -60,13 +60,10 @@ def _version() -> str:
         return "dev"
 
 
-def _data_docs_href(root: str, run_id: str, report_dir: str) -> str | None:
+def _data_docs_href(store: DatasetStore, run_id: str, report_dir: str) -> str | None:
     """Link to the run's GX Data Docs, relative where both sides are local; None if absent."""
-    loc = fsx.resolve_root(root)
-    index = loc.path("data_docs", safe_run_id(run_id), "index.html")
-    if not fsx.exists(loc, index):
-        return None
-    return relative_link(report_dir, loc.url("data_docs", safe_run_id(run_id), "index.html"))
+    index = store.data_docs_index(run_id)
+    return None if index is None else relative_link(report_dir, index)
 
 
 def build_report(
@@ -97,8 +94,9 @@ def build_report(
 
     run_id = history.newest_run_id
     run_date = history.newest_run_date.isoformat()
-    out_base = out_dir or DatasetStore(root).reports_dir("latest").rsplit("latest", 1)[0].rstrip("/\\")
-    report_dir = fsx.resolve_root(out_base).url(run_date)
+    store = DatasetStore(root)
+    out_base = out_dir or store.reports_root()
+    report_dir = report_folder(out_base, run_date)
     window = _window(history, days)
     rule_dict = rule.as_dict()
     generated_at = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
@@ -116,9 +114,10 @@ def build_report(
         "improvements": improvements,
         "insufficient_history": insufficient,
     }
-    quality = data_quality(DatasetStore(root).read_run_summary(run_id))
+    quality = data_quality(store.read_run_summary(run_id))
     document["data_quality"] = quality
     profiles = sorted({str(p) for p in history.runs["profile"].dropna()})
+    extra_pages = previous_run_page(store, history, generated_at=generated_at, version=_version())
     html = render_html(
         run_id=run_id,
         run_date=run_date,
@@ -126,7 +125,7 @@ def build_report(
         window=window,
         meshes_filter=list(meshes or []),
         generated_at=generated_at,
-        data_docs_href=_data_docs_href(root, run_id, report_dir),
+        data_docs_href=_data_docs_href(store, run_id, report_dir),
         data_quality=quality,
         counts=tally,
         regressions=regressions,
@@ -136,6 +135,7 @@ def build_report(
         rule=rule_dict,
         prices=price_assumptions(profiles),
         generator_version=_version(),
+        compare_href=COMPARE_PAGE if extra_pages else None,
     )
     markdown = render_markdown(
         run_id=run_id,
@@ -154,6 +154,7 @@ def build_report(
             "regressions.json": json.dumps(document, indent=2, allow_nan=False) + "\n",
             "summary.md": markdown,
             "index.html": html,
+            **extra_pages,
         },
     )
     return ReportResult(

@@ -1,7 +1,8 @@
 """score_cells: the MeshMark of every cell of a `results`-shaped table, column-wise.
 
 The pipeline is: validate and convert the inputs to float64 arrays (inputs.py), drop cells that did
-not run (requests_total 0 or null: a failed test, not a bad score), pair each cell with its
+not run (requests_total 0: a failed test, not a bad score; a null count is a figure the source did
+not report, which only leaves mue_success out, as MESHMARK.md says of missing inputs), pair each cell with its
 baseline (pairing.py), then compute MUEs, classes, MeshMark, overheads and cost as whole-column
 array expressions. No step loops over rows in Python.
 """
@@ -82,7 +83,8 @@ def score_cells(
 ) -> pd.DataFrame:
     """One row per scored cell with the columns of schemas.MESHMARK (see docs/meshmark.md).
 
-    Cells with requests_total 0 or null are left out. run_id / run_date are part of the pairing key
+    Cells with requests_total 0 are left out (a failed test); a null requests_total (not reported,
+    e.g. an imported SMP result) is scored without mue_success. run_id / run_date are part of the pairing key
     and of the output only when the input has them. Raises ScoringInputError on a missing required
     column, a non-numeric or negative value, or a weight outside [-0.5, 0.5].
     """
@@ -97,7 +99,8 @@ def score_cells(
         return _empty_output(cells.columns)
     all_inputs = read_inputs(cells)
     requests = all_inputs.numbers["requests_total"]
-    scored_mask = requests > 0  # NaN compares False: a cell without a request count did not run
+    # Only a count of 0 says the test did not run; NaN (not reported) compares False and is scored.
+    scored_mask = ~(requests <= 0)
     rows: BoolArray | None = None if scored_mask.all() else scored_mask
     inputs = all_inputs if rows is None else all_inputs.take(rows)
     numbers = inputs.numbers

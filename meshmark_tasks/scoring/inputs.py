@@ -44,9 +44,6 @@ REQUIRED_COLUMNS = REQUIRED_KEY_COLUMNS + REQUIRED_MEASUREMENT_COLUMNS
 # Resource metrics may be missing altogether (a backend without a metrics source); a missing column
 # is the same as a column of nulls: the compute and memory classes are then left out.
 RESOURCE_INPUTS = tuple(RESOURCE_COLUMNS)
-# Carried to the output when present, null otherwise.
-OPTIONAL_CARRIED_COLUMNS = ("run_id", "run_date", "mesh_kind", "network_functions", "repetition")
-
 NUMERIC_INPUTS = (
     "requested_qps",
     "connections",

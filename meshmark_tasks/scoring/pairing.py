@@ -14,7 +14,7 @@ Rules (see docs/meshmark.md):
   the baseline at that load point), each signal averaged over the cells where it is not null.
 - A baseline cell is its own baseline: its baseline values are its own values (latency overhead 1,
   deltas 0), not the mean of its sibling repetitions — the mesh adds nothing to a no-mesh cell.
-- Only scored cells (requests_total > 0) act as baselines: a failed test is no reference.
+- Only scored cells (requests_total not 0) act as baselines: a failed test is no reference.
 """
 
 from __future__ import annotations

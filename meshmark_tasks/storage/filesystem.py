@@ -18,14 +18,14 @@ import contextlib
 import os
 import posixpath
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import fsspec
 import pyarrow as pa
 import pyarrow.fs as pafs
 
-from meshmark_tasks.config import is_local_path
 from meshmark_tasks.errors import StoreError
 from meshmark_tasks.storage.naming import temp_name_for
 
@@ -50,15 +50,27 @@ class Location:
         return "/".join([self.root, *parts])
 
 
-def resolve_root(root: str) -> Location:
+def is_local_path(root: str) -> bool:
+    """A plain path or a file:// URL (anything else goes through fsspec)."""
+    return "://" not in root or root.startswith("file://")
+
+
+def local_path(root: str) -> str:
+    """The absolute local path of a plain path or file:// URL."""
+    path = root[len("file://") :] if root.startswith("file://") else root
+    return os.path.abspath(os.path.expanduser(path))
+
+
+def resolve_root(root: str, storage_options: Mapping[str, Any] | None = None) -> Location:
+    """The root as a filesystem; `storage_options` go to the fsspec filesystem (credentials,
+    endpoint) and are ignored for local roots."""
     if not isinstance(root, str) or not root.strip():
         raise StoreError(f"storage root must be a non-empty path or URL, got {root!r}")
     if is_local_path(root):
-        path = root[len("file://") :] if root.startswith("file://") else root
-        path = os.path.abspath(os.path.expanduser(path))
+        path = local_path(root)
         return Location(root=path, fs=pafs.LocalFileSystem(), base=path, local=True)
     try:
-        fsspec_fs, path = fsspec.core.url_to_fs(root)
+        fsspec_fs, path = fsspec.core.url_to_fs(root, **dict(storage_options or {}))
     except ImportError as exc:
         raise StoreError(f"storage root {root}: the fsspec backend is not installed ({exc})") from None
     except ValueError as exc:
@@ -102,11 +114,6 @@ def _fsync_path(path: str) -> None:
 
 def _split(loc: Location, path: str) -> tuple[str, str]:
     return os.path.split(path) if loc.local else posixpath.split(path)
-
-
-def list_dir(loc: Location, path: str) -> list[pafs.FileInfo]:
-    """Direct children of `path`; empty when it does not exist."""
-    return loc.fs.get_file_info(pafs.FileSelector(path, allow_not_found=True, recursive=False))
 
 
 def exists(loc: Location, path: str) -> bool:

@@ -6,7 +6,11 @@ several columns are computed here, vectorised, once:
 - `row_number`: position of the row; with cell_id it identifies a failing row even when cell_ids repeat;
 - `error_rate` = errors_total / requests_total (null when requests_total is 0 or null);
 - `qps_ratio` = actual_qps / requested_qps (null when the run was unthrottled);
-- `cpu_cores_used`, `mem_bytes_used` = app + dataplane + controlplane (null when any part is missing).
+- `cpu_cores_used`, `mem_bytes_used` = app + dataplane + controlplane (null when any part is missing);
+- `saturated_reported`: the row says whether the generator saturated (`saturated` not null; the
+  import suite applies the lower QPS bound only then);
+- `made_no_request`: requests_total is known and not above 0 (a null count is "not reported",
+  which the import suite does not take for a failed test).
 
 Run-dependent parameters come from columns of the row (`error_budget`, `saturated`,
 `requested_qps`, `is_baseline`) or, for the QPS tolerance and the planned cells, from GX suite
@@ -19,7 +23,6 @@ import numpy as np
 import pandas as pd
 
 ROW_NUMBER = "row_number"
-COMPUTED_COLUMNS = (ROW_NUMBER, "error_rate", "qps_ratio", "cpu_cores_used", "mem_bytes_used")
 
 
 def _as_float(series: pd.Series) -> pd.Series:
@@ -47,6 +50,8 @@ def with_computed_columns(results: pd.DataFrame) -> pd.DataFrame:
     frame["mem_bytes_used"] = _sum_all_present(
         frame, ["mem_bytes_app", "mem_bytes_dataplane", "mem_bytes_controlplane"]
     )
+    frame["saturated_reported"] = frame["saturated"].notna().to_numpy(dtype=bool)
+    frame["made_no_request"] = (_as_float(frame["requests_total"]) <= 0).to_numpy(dtype=bool)
     # Row conditions compare these with False; a missing flag means "not known to be saturated"
     # for the QPS check and "not a baseline" for the resource checks (the stricter reading).
     frame["saturated"] = frame["saturated"].astype("boolean").fillna(False).astype(bool)

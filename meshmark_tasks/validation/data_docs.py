@@ -41,9 +41,18 @@ def build_data_docs(outcome: Any, target_dir: str) -> str:
     validators = gx_validators()
     run_time = datetime.datetime.now(datetime.UTC)
     run_id = RunIdentifier(run_name=f"meshmark-{outcome.summary['status']}", run_time=run_time)
+    # The results suite the rows were validated with: the nightly one or the import variant.
+    rows_suite = next(
+        (
+            s
+            for s in (validators.rows_suite, validators.rows_import_suite)
+            if s["name"] == outcome.summary["suite"]
+        ),
+        validators.rows_suite,
+    )
     pairs = [
         (validators.structure_suite, outcome.structure_result),
-        (validators.rows_suite, outcome.validation_result),
+        (rows_suite, outcome.validation_result),
         (validators.plan_suite, outcome.plan_result),
     ]
     for document, result in pairs:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from meshmark_tasks.errors import MeshmarkError
@@ -18,6 +20,27 @@ class ValidationStructureError(MeshmarkError):
     def __init__(self, problems: list[str]) -> None:
         super().__init__("results failed structural validation: " + "; ".join(problems))
         self.problems = problems
+
+
+def booleans_as_text(frame: pd.DataFrame, numeric_columns: Sequence[str]) -> pd.DataFrame:
+    """`frame` with every boolean in a mixed numeric column turned into its text (a copy if any).
+
+    GX's type-list check tests values of an object column with isinstance, and isinstance(True, int)
+    holds: a JSON `"connections": true` among integers would pass as a number. As text it fails
+    the check and the error names the column and the cells. (A column of booleans only has dtype
+    bool and fails without this.)
+    """
+    shown = frame
+    for column in numeric_columns:
+        if column not in frame.columns or frame[column].dtype != object:
+            continue  # typed columns (every frame the pipeline builds) cost nothing here
+        values = frame[column]
+        is_bool = values.map(lambda v: isinstance(v, bool | np.bool_)).astype(bool)
+        if is_bool.any():
+            if shown is frame:
+                shown = frame.copy()
+            shown[column] = values.where(~is_bool, values.astype(str))
+    return shown
 
 
 def _cells_named(frame: pd.DataFrame, row_numbers: list[int]) -> str:

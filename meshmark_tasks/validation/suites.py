@@ -12,17 +12,20 @@ The JSON files are GX 1.x suite documents. Each expectation's `meta.meshmark` sa
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from meshmark_tasks.config import expectations_dir
-from meshmark_tasks.errors import MeshmarkError
+from meshmark_tasks.documents import load_json
+from meshmark_tasks.errors import InputFileError, MeshmarkError
+from meshmark_tasks.input_files import read_input_text
 
 Scope = Literal["structure", "row", "duplicates", "planned"]
 
 STRUCTURE_SUITE_FILE = "results_structure.json"
 RESULTS_SUITE_FILE = "results_suite.json"
+# The results suite of runs imported from other tools (docs/validation.md, "Imported runs").
+IMPORT_SUITE_FILE = "results_import_suite.json"
 PLANNED_SUITE_FILE = "planned_cells_suite.json"
 
 
@@ -45,10 +48,11 @@ def load_suite_document(file_name: str) -> dict[str, Any]:
     """The suite JSON from the project's expectations/ (read at run time, never at DAG parse time)."""
     path = expectations_dir() / file_name
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise MeshmarkError(f"{path}: cannot read expectation suite: {exc.strerror or exc}") from None
-    document: dict[str, Any] = json.loads(text)
+        document = load_json(read_input_text(path), str(path))
+    except InputFileError as exc:
+        raise MeshmarkError(f"{exc.source}: cannot read expectation suite: {exc.problem}") from None
+    if not isinstance(document, dict):
+        raise MeshmarkError(f"{path}: an expectation suite must be a JSON object")
     return document
 
 

@@ -17,7 +17,11 @@ import pyarrow as pa
 from meshmark_tasks.schemas import RESULTS, RUN_FIELDS
 from meshmark_tasks.validation.columns import ROW_NUMBER, with_computed_columns
 from meshmark_tasks.validation.context import gx_validators
-from meshmark_tasks.validation.structure import ValidationStructureError, describe_structure_failures
+from meshmark_tasks.validation.structure import (
+    ValidationStructureError,
+    booleans_as_text,
+    describe_structure_failures,
+)
 from meshmark_tasks.validation.suites import ExpectationInfo, expectation_info, suite_version
 
 Status = Literal["passed", "passed_with_quarantine", "failed"]
@@ -65,7 +69,9 @@ def _prepared(results: pd.DataFrame) -> pd.DataFrame:
 
 def _check_structure(results: pd.DataFrame) -> Any:
     validators = gx_validators()
-    frame = results.reset_index(drop=True).assign(**{ROW_NUMBER: np.arange(len(results), dtype="int64")})
+    frame = booleans_as_text(results.reset_index(drop=True), NUMERIC_COLUMNS).assign(
+        **{ROW_NUMBER: np.arange(len(results), dtype="int64")}
+    )
     if "cell_id" not in frame.columns:  # named in the error by the column-set expectation
         frame["cell_id"] = None
     outcome = validators.structure.run(batch_parameters={"dataframe": frame}, result_format=_result_format())
@@ -140,10 +146,19 @@ def _check_plan(
     return result, missing, entry
 
 
-def _status(good_rows: int, quarantined_rows: int) -> Status:
+def run_status(good_rows: int, quarantined_rows: int) -> Status:
+    """A run's data-quality status, the one place it is decided: failed when nothing survived,
+    passed_with_quarantine when something was quarantined (at any stage), else passed."""
     if good_rows == 0:
         return "failed"
     return "passed_with_quarantine" if quarantined_rows else "passed"
+
+
+def _quarantine_records(frame: pd.DataFrame | Sequence[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    if frame is None:
+        return []
+    records = frame.to_dict("records") if isinstance(frame, pd.DataFrame) else list(frame)
+    return [{column: record.get(column) for column in QUARANTINE_COLUMNS} for record in records]
 
 
 def validate_results(
@@ -151,8 +166,20 @@ def validate_results(
     *,
     planned_cell_ids: Sequence[str] | None = None,
     qps_tolerance: float = 0.05,
+    quarantined: pd.DataFrame | Sequence[dict[str, Any]] | None = None,
+    imported: bool = False,
 ) -> ValidationOutcome:
-    """Validate normalized result rows; raise ValidationStructureError if the table itself is broken."""
+    """Validate normalized result rows; raise ValidationStructureError if the table itself is broken.
+
+    `imported`: the rows come from another tool's results (`meshmark import`), so the import
+    variant of the results suite applies: resource metrics optional, an unreported request count
+    not a failed test, the QPS bound two-sided only where saturation is reported
+    (docs/validation.md, "Imported runs").
+    `quarantined`: rows an earlier stage already quarantined (QUARANTINE_COLUMNS, e.g. failed load
+    tests, stage "run"). Their cells count as accounted for in the planned-cells check, and they
+    join the outcome's quarantine table, status and per-mesh summary, so the outcome describes the
+    whole run and its status is the run's status.
+    """
     if not 0 <= qps_tolerance < 1:
         raise ValueError(f"qps_tolerance must be in [0, 1), got {qps_tolerance}")
     validators = gx_validators()
@@ -160,7 +187,12 @@ def validate_results(
     structure_result = _check_structure(original)
     frame = with_computed_columns(original)
     parameters = {"qps_ratio_min": 1 - qps_tolerance, "qps_ratio_max": 1 + qps_tolerance}
-    gx_result = validators.rows.run(
+    rows, rows_suite = (
+        (validators.rows_import, validators.rows_import_suite)
+        if imported
+        else (validators.rows, validators.rows_suite)
+    )
+    gx_result = rows.run(
         batch_parameters={"dataframe": frame},
         expectation_parameters=parameters,
         result_format=_result_format(),
@@ -192,6 +224,10 @@ def validate_results(
             }
         )
 
+    earlier = _quarantine_records(quarantined)
+    if planned_cell_ids is not None and earlier:
+        accounted = {str(r["cell_id"]) for r in earlier}
+        planned_cell_ids = [c for c in planned_cell_ids if str(c) not in accounted]
     plan_result, missing, planned_summary = _check_plan(original, planned_cell_ids)
     if planned_summary is not None:
         expectations_summary.append(planned_summary)
@@ -221,6 +257,7 @@ def validate_results(
         }
         for cell_id in missing
     ]
+    quarantine_records = earlier + quarantine_records
     quarantine = pd.DataFrame(quarantine_records, columns=QUARANTINE_COLUMNS)
 
     by_mesh: dict[str, list[str]] = defaultdict(list)
@@ -230,16 +267,17 @@ def validate_results(
         str(r["mesh"]) for r in quarantine_records if r["mesh"] is not None
     }
     good_meshes = {str(m) for m in good["mesh"].dropna().unique()}
-    status = _status(len(good), len(quarantine_records))
+    status = run_status(len(good), len(quarantine_records))
     summary: dict[str, Any] = {
         "status": status,
-        "suite": validators.rows_suite["name"],
-        "suite_version": suite_version(validators.rows_suite),
+        "suite": rows_suite["name"],
+        "suite_version": suite_version(rows_suite),
         "structure_suite": validators.structure_suite["name"],
         "planned_cells_suite": validators.plan_suite["name"],
         "rows_total": len(original),
         "rows_good": len(good),
         "rows_quarantined": len(bad_rows),
+        "cells_quarantined_before_validation": len(earlier),
         "planned_cells_checked": planned_cell_ids is not None,
         "planned_cells_missing": missing,
         "qps_tolerance": qps_tolerance,

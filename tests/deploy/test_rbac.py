@@ -3,8 +3,9 @@
 Validated offline with kubernetes-validate (strict). Access is checked with a small evaluator of
 RBAC's documented matching rules (apiGroups, resources incl. subresources, verbs, resourceNames;
 Roles bound per namespace, ClusterRoles through ClusterRoleBindings) against what the backend does:
-server-side apply (create + patch) and delete of every object render_mesh_manifests produces for the
-shipped cluster profile, and the KubernetesPodOperator's pod calls. And against what it must not do.
+server-side apply (create + patch) and delete of every object render_mesh_manifests produces for
+every shipped cluster profile (profiles/cluster-*.yaml), and the KubernetesPodOperator's pod calls.
+And against what it must not do.
 """
 
 from __future__ import annotations
@@ -18,19 +19,30 @@ import pytest
 import yaml
 
 from meshmark_tasks.backends.kubernetes import KubernetesSettings, render_mesh_manifests
-from meshmark_tasks.profile import load_profile
+from meshmark_tasks.profile import Profile, load_profile
 
 REPO = Path(__file__).resolve().parents[2]
 RBAC = REPO / "deploy" / "kubernetes" / "rbac.yaml"
-CLUSTER_PROFILE = REPO / "profiles" / "cluster-istio-linkerd.yaml"
+COMPOSE_TOKEN = REPO / "deploy" / "kubernetes" / "compose-token.yaml"
+# Every shipped profile meant for a cluster: a new one must come with its namespaces' access.
+CLUSTER_PROFILES = sorted((REPO / "profiles").glob("cluster-*.yaml"))
 KUBERNETES_VERSION = "1.33.0"
 SERVICE_ACCOUNT = ("airflow", "meshmark-airflow")
 
-# What the KubernetesPodOperator does with the load-generator pod in its namespace.
+# What the KubernetesPodOperator (apache-airflow-providers-cncf-kubernetes 10.25) does with the
+# load-generator pod in its namespace, read from the provider's source:
 POD_NEEDS = [("", "pods", verb) for verb in ("create", "get", "list", "watch", "patch", "delete")] + [
+    # operators/pod.py: read_namespaced_pod_log (streamed into the task log).
     ("", "pods/log", "get"),
+    # operators/pod.py: connect_get_namespaced_pod_exec for the XCom sidecar's result. The exec is a
+    # websocket upgrade: API servers authorize it as "get" before Kubernetes 1.31 (the
+    # AuthorizePodWebsocketUpgradeCreatePermission gate) and as "create" from then on.
+    ("", "pods/exec", "get"),
     ("", "pods/exec", "create"),
+    # utils/pod_manager.py read_pod_events: list_namespaced_event; hooks/kubernetes.py
+    # watch_pod_events: a watch on list_namespaced_event (the deferrable path).
     ("", "events", "list"),
+    ("", "events", "watch"),
 ]
 
 
@@ -95,11 +107,20 @@ def rbac() -> list[dict[str, Any]]:
     return load_rbac()
 
 
+def cluster_profiles() -> list[Profile]:
+    assert len(CLUSTER_PROFILES) >= 2, CLUSTER_PROFILES
+    return [load_profile(path) for path in CLUSTER_PROFILES]
+
+
 @pytest.fixture(scope="module")
 def mesh_manifests() -> list[dict[str, Any]]:
-    profile = load_profile(CLUSTER_PROFILE)
     settings = KubernetesSettings()
-    return [doc for mesh in profile.meshes for doc in render_mesh_manifests(profile, mesh, settings)]
+    return [
+        doc
+        for profile in cluster_profiles()
+        for mesh in profile.meshes
+        for doc in render_mesh_manifests(profile, mesh, settings)
+    ]
 
 
 def test_every_object_is_valid_for_kubernetes(rbac: list[dict[str, Any]]) -> None:
@@ -107,10 +128,11 @@ def test_every_object_is_valid_for_kubernetes(rbac: list[dict[str, Any]]) -> Non
         kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
 
 
-def test_a_namespace_and_bound_role_for_each_mesh_of_the_cluster_profile(rbac: list[dict[str, Any]]) -> None:
-    profile = load_profile(CLUSTER_PROFILE)
+def test_a_namespace_and_bound_role_for_each_mesh_of_the_cluster_profiles(rbac: list[dict[str, Any]]) -> None:
     settings = KubernetesSettings()
-    expected = {settings.namespace_for(mesh.name) for mesh in profile.meshes}
+    expected = {
+        settings.namespace_for(mesh.name) for profile in cluster_profiles() for mesh in profile.meshes
+    }
     namespaces = {d["metadata"]["name"] for d in rbac if d["kind"] == "Namespace"}
     roles = {d["metadata"]["namespace"] for d in rbac if d["kind"] == "Role"}
     bindings = {
@@ -124,7 +146,14 @@ def test_provisioning_and_teardown_are_allowed(
 ) -> None:
     """Server-side apply of each rendered object (patch, and create when new) and its deletion."""
     kinds = {doc["kind"] for doc in mesh_manifests}
-    assert {"Namespace", "Deployment", "Service", "PeerAuthentication"} <= kinds
+    assert {
+        "Namespace",
+        "Deployment",
+        "Service",
+        "PeerAuthentication",
+        "Gateway",
+        "CiliumNetworkPolicy",
+    } <= kinds
     for doc in mesh_manifests:
         group, resource = group_and_resource(doc)
         namespace = doc["metadata"].get("namespace")
@@ -136,9 +165,8 @@ def test_provisioning_and_teardown_are_allowed(
 
 
 def test_load_generator_pods_are_allowed_in_each_benchmark_namespace(rbac: list[dict[str, Any]]) -> None:
-    profile = load_profile(CLUSTER_PROFILE)
     settings = KubernetesSettings()
-    for mesh in profile.meshes:
+    for mesh in (mesh for profile in cluster_profiles() for mesh in profile.meshes):
         namespace = settings.loadgen_namespace_for(mesh.name)
         for group, resource, verb in POD_NEEDS:
             request = Request(verb, group, resource, namespace, "loadgen-pod")
@@ -159,6 +187,10 @@ def test_load_generator_pods_are_allowed_in_each_benchmark_namespace(rbac: list[
         Request("create", "rbac.authorization.k8s.io", "roles", "meshmark-istio"),
         Request("create", "", "pods/exec", "airflow", "scheduler-0"),
         Request("deletecollection", "", "pods", "meshmark-linkerd"),
+        Request("create", "cilium.io", "ciliumclusterwidenetworkpolicies", None, "any"),
+        Request("create", "cilium.io", "ciliumnetworkpolicies", "kube-system", "any"),
+        Request("create", "gateway.networking.k8s.io", "gateways", "istio-system", "any"),
+        Request("list", "", "pods", "istio-system"),  # the node agents are read from Prometheus only
     ],
     ids=lambda r: f"{r.verb}-{r.resource}-{r.namespace}-{r.name}",
 )
@@ -192,3 +224,17 @@ def test_evaluator_sees_cluster_role_bindings() -> None:
     assert not allowed(docs, Request("list", "", "pods", "anywhere"))
     docs[1]["subjects"][0]["namespace"] = "other"
     assert not allowed(docs, Request("get", "", "pods", "anywhere", "p"))
+
+
+def test_the_compose_token_is_a_long_lived_token_of_the_service_account(rbac: list[dict[str, Any]]) -> None:
+    """Docker Compose runs outside the cluster: its kubeconfig needs a token that does not expire."""
+    docs = [d for d in yaml.safe_load_all(COMPOSE_TOKEN.read_text()) if d]
+    assert len(docs) == 1
+    secret = docs[0]
+    kubernetes_validate.validate(secret, KUBERNETES_VERSION, strict=True)
+    assert secret["kind"] == "Secret" and secret["type"] == "kubernetes.io/service-account-token"
+    namespace, name = SERVICE_ACCOUNT
+    assert secret["metadata"]["namespace"] == namespace
+    assert secret["metadata"]["annotations"]["kubernetes.io/service-account.name"] == name
+    assert any(d["kind"] == "ServiceAccount" and d["metadata"]["name"] == name for d in rbac)
+    assert "data" not in secret and "stringData" not in secret, "the token controller fills the token in"

@@ -1,9 +1,10 @@
-"""A real Airflow 3 deployment on this machine for the end-to-end tests.
+"""A real Airflow 3 deployment on this machine for the end-to-end tests, started as `make airflow` does.
 
-PostgreSQL (the Debian package, a private cluster started by scripts/start-postgres.sh) plus the four
-Airflow services started as separate processes, the way the docker-compose stack runs them:
-api-server, scheduler, dag-processor and triggerer, with the LocalExecutor. Everything binds to
-127.0.0.1, lives in temporary directories and is torn down after the module, whatever happened.
+The four Airflow services (api-server, scheduler, dag-processor, triggerer) with the LocalExecutor,
+started and stopped by meshmark_tasks.pipeline.airflow_stack (the module behind `make airflow`), on
+a private PostgreSQL cluster (the Debian package, scripts/start-postgres.sh; `make airflow
+AIRFLOW_ARGS=--postgres`). Everything binds to 127.0.0.1, lives in temporary directories and is
+torn down after the session, whatever happened. One deployment serves every test in tests/e2e.
 
 The DAG folder is the repository's dags/ unless MESHMARK_E2E_DAGS_FOLDER points elsewhere (used to
 try the harness on a throwaway DAG).
@@ -11,19 +12,15 @@ try the harness on a throwaway DAG).
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
-import secrets
 import shutil
-import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -31,13 +28,12 @@ from typing import Any
 import pytest
 import requests
 
+from meshmark_tasks.pipeline import airflow_stack as stack_module
+from meshmark_tasks.pipeline.airflow_stack import ADMIN_USER, COMPONENTS, RunningStack, StackSettings
+
 REPO = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
 SCRIPTS = REPO / "scripts"
-COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
-# The pool the nightly DAG's load-test tasks run in: one slot, so load tests never overlap.
-LOADTEST_POOL = "meshmark_loadtest"
-ADMIN_USER = "admin"
 
 
 def free_port() -> int:
@@ -81,19 +77,35 @@ def format_log_records(records: list[Any]) -> list[str]:
 class AirflowStack:
     """Handles to a running deployment: its REST API, its directories and its processes."""
 
-    home: Path
+    running: RunningStack
     storage_root: Path
-    dags_folder: Path
-    api_url: str
-    env: dict[str, str]
     password: str
-    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     _token: str | None = None
     wait_until = staticmethod(wait_until)
 
     @property
+    def home(self) -> Path:
+        return self.running.settings.home
+
+    @property
+    def dags_folder(self) -> Path:
+        return self.running.settings.dags_folder
+
+    @property
+    def api_url(self) -> str:
+        return self.running.settings.url
+
+    @property
+    def env(self) -> dict[str, str]:
+        return self.running.env
+
+    @property
     def logs_dir(self) -> Path:
-        return self.home / "component-logs"
+        return self.running.logs_dir
+
+    @property
+    def processes(self) -> dict[str, subprocess.Popen[bytes]]:
+        return self.running.processes
 
     def token(self) -> str:
         """A JWT from the simple auth manager, as the UI's login form gets one."""
@@ -130,44 +142,17 @@ class AirflowStack:
             raise AssertionError(f"airflow {' '.join(args)} failed ({result.returncode}):\n{result.stderr}")
         return result.stdout
 
-    def start(self, component: str) -> None:
-        self.logs_dir.mkdir(parents=True, exist_ok=True)
-        log = (self.logs_dir / f"{component}.log").open("wb")
-        # Own session per component, so teardown can kill the whole group (LocalExecutor workers,
-        # task supervisors, gunicorn/uvicorn children) and nothing outlives the test.
-        self.processes[component] = subprocess.Popen(
-            [str(VENV_BIN / "airflow"), component],
-            env=self.env,
-            cwd=self.home,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        log.close()
-
     def check_processes_alive(self) -> None:
-        for name, proc in self.processes.items():
-            if proc.poll() is not None:
-                raise AssertionError(f"airflow {name} exited with {proc.returncode}:\n{self.log_tail(name)}")
+        try:
+            self.running.check_alive()
+        except stack_module.StackError as exc:
+            raise AssertionError(str(exc)) from None
 
     def log_tail(self, component: str, lines: int = 80) -> str:
-        path = self.logs_dir / f"{component}.log"
-        if not path.exists():
-            return "(no log)"
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+        return self.running.log_tail(component, lines)
 
     def stop(self) -> None:
-        for proc in self.processes.values():
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-        deadline = time.monotonic() + 30
-        for proc in self.processes.values():
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-            # The leader may be gone while its children linger: kill the group unconditionally.
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
+        self.running.stop()
 
     # -- DAG helpers ------------------------------------------------------------------------------
 
@@ -253,99 +238,51 @@ def postgres_url() -> Iterator[str]:
         shutil.rmtree(base, ignore_errors=True)
 
 
-def airflow_env(
-    home: Path, dags_folder: Path, storage_root: Path, sql_url: str, api_port: int
-) -> dict[str, str]:
-    """The configuration of every component, as AIRFLOW__SECTION__KEY variables (no airflow.cfg edits)."""
-    from cryptography.fernet import Fernet
-
-    api_url = f"http://127.0.0.1:{api_port}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW__")}
-    env.update(
-        {
-            "AIRFLOW_HOME": str(home),
-            "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-            "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder),
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-            "AIRFLOW__CORE__FERNET_KEY": Fernet.generate_key().decode(),
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN_USER}:admin",
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
-            # Task processes reach the Execution API of our api-server, not the default :8080.
-            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{api_url}/execution/",
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": sql_url,
-            "AIRFLOW__API__HOST": "127.0.0.1",
-            "AIRFLOW__API__PORT": str(api_port),
-            "AIRFLOW__API__BASE_URL": api_url,
-            "AIRFLOW__API__WORKERS": "1",
-            "AIRFLOW__API__SECRET_KEY": secrets.token_hex(16),
-            # Shared by every component: the api-server verifies the tokens the scheduler issues.
-            "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_hex(32),
-            # Notice new DAG files quickly; the defaults are tuned for big deployments.
-            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
-            "AIRFLOW__SCHEDULER__PARSING_PROCESSES": "1",
-            "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
-            "MESHMARK_STORAGE_ROOT": str(storage_root),
-            # With catchup=False, unpausing schedules the latest past cron slot at once: a full-profile
-            # run that max_active_runs=1 would put ahead of ours. "off" = triggered runs only; the
-            # test fails loudly if a scheduled run ever appears.
-            "MESHMARK_NIGHTLY_CRON": "off",
-            "MESHMARK_PROFILES_DIR": str(REPO / "profiles"),
-            "PYTHONUNBUFFERED": "1",
-        }
-    )
-    return env
-
-
 @pytest.fixture(scope="session")
 def airflow_stack(request: pytest.FixtureRequest, postgres_url: str) -> Iterator[AirflowStack]:
     """Migrated database, the load-test pool, and the four Airflow services up and healthy."""
     base = Path(tempfile.mkdtemp(prefix="meshmark-e2e-airflow-"))
     home, storage_root = base / "airflow-home", base / "storage"
-    home.mkdir()
-    dags_folder = Path(os.environ.get("MESHMARK_E2E_DAGS_FOLDER") or REPO / "dags")
-    port = free_port()
-    password = secrets.token_urlsafe(16)
-    (home / "passwords.json").write_text(json.dumps({ADMIN_USER: password}))
-    stack = AirflowStack(
+    settings = StackSettings(
         home=home,
-        storage_root=storage_root,
-        dags_folder=dags_folder,
-        api_url=f"http://127.0.0.1:{port}",
-        env=airflow_env(home, dags_folder, storage_root, postgres_url, port),
-        password=password,
+        port=free_port(),
+        public_host="127.0.0.1",
+        sql_alchemy_conn=postgres_url,
+        storage_root=str(storage_root),
+        dags_folder=Path(os.environ.get("MESHMARK_E2E_DAGS_FOLDER") or REPO / "dags"),
+        extra_env={
+            "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
+            # Unpausing the nightly DAG must not bring a scheduled full-profile run next to ours
+            # (the DAG does not catch up, but a slot could fall inside the test): triggered runs
+            # only; the test fails loudly if a scheduled run ever appears.
+            "MESHMARK_NIGHTLY_CRON": "off",
+            "MESHMARK_PROFILES_DIR": str(REPO / "profiles"),
+        },
     )
     failed_before = request.session.testsfailed
     t0 = time.monotonic()
+    stack: AirflowStack | None = None
 
     def progress(what: str) -> None:
         print(f"[e2e {time.monotonic() - t0:6.1f} s] {what}", file=sys.stderr)
 
     try:
-        stack.airflow_cli("db", "migrate")
-        progress("database migrated")
-        stack.airflow_cli("pools", "set", LOADTEST_POOL, "1", "meshmark load tests, one at a time")
-        progress(f"pool {LOADTEST_POOL} created")
-        for component in COMPONENTS:
-            stack.start(component)
-
-        def healthy() -> bool:
-            stack.check_processes_alive()
-            health = requests.get(f"{stack.api_url}/api/v2/monitor/health", timeout=10).json()
-            return all(health.get(part, {}).get("status") == "healthy" for part in health)
-
-        wait_until("all Airflow components to report healthy", healthy, timeout_s=300, interval_s=2)
+        running = stack_module.start(settings)
+        stack = AirflowStack(running, storage_root, stack_module.admin_password(home))
+        progress(f"database migrated, pool created, {', '.join(COMPONENTS)} started")
+        wait_until("all Airflow components to report healthy", running.healthy, timeout_s=300, interval_s=2)
         progress(f"{', '.join(COMPONENTS)} healthy at {stack.api_url}")
         yield stack
     except BaseException:
-        print(stack.describe_components(), file=sys.stderr)
+        if stack is not None:
+            print(stack.describe_components(), file=sys.stderr)
         raise
     finally:
-        stack.stop()
+        stack_module.stop(home)
         if request.session.testsfailed > failed_before:
             # Keep the evidence where CI leaves it: var/ of the checkout (gitignored).
             kept = REPO / "var" / "e2e-logs" / datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-            shutil.copytree(stack.home, kept, ignore=shutil.ignore_patterns("*.sock"), dirs_exist_ok=True)
+            shutil.copytree(home, kept, ignore=shutil.ignore_patterns("*.sock"), dirs_exist_ok=True)
             print(f"Airflow home with component and task logs copied to {kept}", file=sys.stderr)
         if os.environ.get("MESHMARK_E2E_KEEP"):
             print(f"kept {base}", file=sys.stderr)

@@ -8,6 +8,15 @@ answer from the fake instead. Everything else - build_pod_request_obj, get_or_cr
 await_pod_start, log following, await_pod_completion, cleanup and pod deletion - is the provider's
 code talking to the fake API.
 
+The deferrable path is served too: the trigger's AsyncKubernetesHook (`KubernetesPodTrigger.hook`,
+the kubernetes_asyncio client the AsyncPodManager is built on) is replaced by `AsyncFakeHook` over
+the same fake cluster, and `KubernetesHook.get_pod` (which the operator calls on re-entry from the
+trigger) reads from it. The trigger's own polling, start/completion detection, event building and
+on_kill, and the operator's trigger_reentry, are the provider's code.
+
+`FakeCluster(finish=False)` admits pods whose load generator keeps running until the pod is
+deleted: what a user who marks the task failed, or a timeout, finds.
+
 The fake "cluster" admits a pod only when it validates against the Kubernetes schema (strict), passes
 the restricted Pod Security Standard, carries the expected labels and has requests and limits on
 every container; otherwise create returns HTTP 403 like an API server enforcing PodSecurity. An
@@ -20,7 +29,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -123,6 +132,8 @@ class FakeCluster:
     required_labels: tuple[str, ...] = REQUIRED_LABELS
     on_create: Callable[[dict[str, Any]], None] | None = None  # extra per-pod assertions
     api_client: ApiClient = field(default_factory=ApiClient)
+    finish: bool = True  # False: the load generator keeps running until the pod is deleted
+    trigger_reads: int = 0  # pods read through the trigger's async client (deferrable mode)
     created: list[dict[str, Any]] = field(default_factory=list)  # admitted pods, API (camelCase) form
     rejected: list[tuple[str, list[str]]] = field(default_factory=list)
     deleted: list[tuple[str, str]] = field(default_factory=list)
@@ -149,7 +160,7 @@ class FakeCluster:
             self.on_create(pod)
         self.created.append(pod)
         v1pod = _deserialize_pod(self.api_client, pod)
-        v1pod.status = _running_status(v1pod)
+        v1pod.status = _running_status(v1pod, finished=self.finish)
         self._pods[(namespace, name)] = v1pod
         return v1pod
 
@@ -231,15 +242,16 @@ def _terminated(name: str, now: datetime) -> k8s.V1ContainerStatus:
     )
 
 
-def _running_status(pod: k8s.V1Pod) -> k8s.V1PodStatus:
-    """The load generator has finished; the XCom sidecar waits to be read, as in a real pod."""
+def _running_status(pod: k8s.V1Pod, *, finished: bool = True) -> k8s.V1PodStatus:
+    """The load generator has finished (or, finished=False, still runs); the XCom sidecar waits to
+    be read, as in a real pod."""
     now = datetime.now(UTC)
     statuses = []
     for container in pod.spec.containers:
-        if container.name == SIDECAR:
+        if container.name == SIDECAR or (container.name == BASE and not finished):
             statuses.append(
                 k8s.V1ContainerStatus(
-                    name=SIDECAR,
+                    name=container.name,
                     image=container.image,
                     image_id="",
                     ready=True,
@@ -278,16 +290,53 @@ def _matches(labels: Mapping[str, str], selector: str) -> bool:
     return True
 
 
+@dataclass
+class AsyncFakeHook:
+    """The subset of AsyncKubernetesHook that KubernetesPodTrigger and AsyncPodManager call."""
+
+    cluster: FakeCluster
+    reads: int = 0  # how often the trigger asked for a pod
+    deleted: list[tuple[str, str]] = field(default_factory=list)
+
+    async def get_pod(self, name: str, namespace: str) -> k8s.V1Pod:
+        self.reads += 1
+        self.cluster.trigger_reads += 1
+        return self.cluster.read_namespaced_pod(name, namespace)
+
+    async def delete_pod(self, name: str, namespace: str, grace_period_seconds: int | None = None) -> None:
+        self.cluster.delete_namespaced_pod(name, namespace)
+        self.deleted.append((namespace, name))
+
+    async def get_pod_events(self, name: str, namespace: str, **_: Any) -> k8s.CoreV1EventList:
+        return self.cluster.list_namespaced_event(namespace)
+
+    async def watch_pod_events(self, **_: Any) -> AsyncIterator[Any]:
+        return
+        yield  # an async generator that yields no events
+
+    async def read_logs(self, name: str, namespace: str, container_name: str, **_: Any) -> list[str]:
+        return [f"[cluster double] {namespace}/{name} ({container_name})"]
+
+
 @contextmanager
 def cluster_double(cluster: FakeCluster) -> Iterator[FakeCluster]:
     """Route every KubernetesPodOperator in this block to `cluster` instead of a Kubernetes API."""
+    from airflow.providers.cncf.kubernetes.hooks.kubernetes import KubernetesHook
     from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+    from airflow.providers.cncf.kubernetes.triggers.pod import KubernetesPodTrigger
     from airflow.providers.cncf.kubernetes.utils.pod_manager import PodManager
 
+    async_hook = AsyncFakeHook(cluster)
     with (
         mock.patch.object(KubernetesPodOperator, "client", new=property(lambda self: cluster)),
         mock.patch.object(PodManager, "extract_xcom_json", new=lambda self, pod: cluster.read_xcom(pod)),
         mock.patch.object(PodManager, "extract_xcom_kill", new=lambda self, pod: cluster.stop_sidecar(pod)),
+        mock.patch.object(
+            KubernetesHook,
+            "get_pod",
+            new=lambda self, name, namespace: cluster.read_namespaced_pod(name, namespace),
+        ),
+        mock.patch.object(KubernetesPodTrigger, "hook", new=property(lambda self: async_hook)),
     ):
         yield cluster
 

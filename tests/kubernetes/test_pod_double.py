@@ -20,14 +20,16 @@ import pytest
 from kubernetes.client import ApiException
 from pod_double import DEFAULT_ANSWERS, FakeCluster, cluster_double, execution_context
 
-from meshmark_tasks.backends.base import ResourceUsage
 from meshmark_tasks.backends.kubernetes import KubernetesSettings, loadgen_pod_kwargs, measurement_from_xcom
 from meshmark_tasks.backends.kubernetes.commands import K6_SCRIPT
 from meshmark_tasks.matrix import Cell, expand_matrix
+from meshmark_tasks.measurement import ResourceUsage
 from meshmark_tasks.profile import Profile, load_profile, profile_from_mapping
 
 REPO = Path(__file__).resolve().parents[2]
-SETTINGS = KubernetesSettings()
+# execute() in place, as these tests call it, is the synchronous path; the deferrable one is
+# tested in test_pod_kill.py and tests/dags/test_nightly_kubernetes_double.py.
+SETTINGS = KubernetesSettings(deferrable=False)
 
 
 def cluster_profile(tool: str = "fortio") -> Profile:
@@ -45,7 +47,7 @@ def run_operator(
 ) -> tuple[Any, dict[str, Any]]:
     from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
 
-    kwargs = {**loadgen_pod_kwargs(profile, cell, SETTINGS), **overrides}
+    kwargs = {**loadgen_pod_kwargs(profile, cell, SETTINGS, native_sidecars=True), **overrides}
     operator = KubernetesPodOperator(task_id=f"loadgen-{cell.cell_id}", **kwargs)
     context = execution_context(operator.task_id)
     with cluster_double(cluster):
@@ -183,7 +185,7 @@ def test_the_pods_k6_script_runs_in_real_k6(kube_connection: str, tmp_path: Path
     profile = profile_from_mapping(data)
     cell = next(c for c in expand_matrix(profile) if c.mesh == "istio")
     kwargs = loadgen_pod_kwargs(profile, cell, SETTINGS)
-    env = {e.name: e.value for e in kwargs["env_vars"]}
+    env = kwargs["env_vars"]
     assert env["MESHMARK_K6_SCRIPT"] == K6_SCRIPT
     script = tmp_path / "meshmark.js"
     script.write_text(K6_SCRIPT, encoding="utf-8")

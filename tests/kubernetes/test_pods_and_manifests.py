@@ -21,7 +21,7 @@ from meshmark_tasks.matrix import expand_matrix
 from meshmark_tasks.profile import Profile, load_profile, profile_from_mapping
 
 REPO = Path(__file__).resolve().parents[2]
-PROFILES = ("cluster-istio-linkerd.yaml", "local-demo.yaml")
+PROFILES = ("cluster-istio-linkerd.yaml", "cluster-sidecar-vs-ambient.yaml")
 TOOLS = ("fortio", "nighthawk", "k6")
 
 
@@ -31,13 +31,16 @@ def with_tool(profile: Profile, tool: str) -> Profile:
     return profile_from_mapping(data, f"{profile.name}+{tool}")
 
 
-def build_pod(profile: Profile, cell_index: int = 0, mesh: str | None = None) -> dict[str, Any]:
+def build_pod(
+    profile: Profile, cell_index: int = 0, mesh: str | None = None, *, native_sidecars: bool = True
+) -> dict[str, Any]:
     from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
 
     cells = [c for c in expand_matrix(profile) if mesh is None or c.mesh == mesh]
     cell = cells[cell_index]
     operator = KubernetesPodOperator(
-        task_id=f"loadgen-{cell.cell_id}", **loadgen_pod_kwargs(profile, cell, SETTINGS)
+        task_id=f"loadgen-{cell.cell_id}",
+        **loadgen_pod_kwargs(profile, cell, SETTINGS, native_sidecars=native_sidecars),
     )
     context = {
         "ti": type(
@@ -85,8 +88,9 @@ def test_loadgen_pod_validates_and_is_restricted(
     assert labels["meshmark.io/mesh"] == mesh
     assert labels["meshmark.io/cell"].startswith(f"{mesh}-q")
     assert labels["run_id"]  # the operator's own label ties the pod to the DAG run
-    # warm-up in an init container only when the profile has one
-    assert bool(pod["spec"].get("initContainers")) == (profile.warmup_s > 0)
+    # a warm-up init container when the profile has a warm-up (native sidecars or no sidecar here)
+    init_names = [c["name"] for c in pod["spec"].get("initContainers") or []]
+    assert ("warmup" in init_names) == (profile.warmup_s > 0)
     command_line = " ".join(containers["base"].get("command", []) + containers["base"]["args"])
     assert XCOM_RESULT_PATH in command_line
 
@@ -98,7 +102,7 @@ def test_fortio_arguments_for_a_throttled_and_an_unthrottled_cell(kube_connectio
         c for c in cells if c.mesh == "istio" and c.requested_qps == 2000 and c.connections == 64
     )
     unthrottled = next(c for c in cells if c.mesh == "istio" and c.requested_qps is None)
-    args = loadgen_pod_kwargs(profile, throttled, SETTINGS)["arguments"]
+    args = loadgen_pod_kwargs(profile, throttled, SETTINGS, native_sidecars=True)["arguments"]
     assert args == [
         "load",
         "-json",
@@ -115,7 +119,7 @@ def test_fortio_arguments_for_a_throttled_and_an_unthrottled_cell(kube_connectio
         "1024",
         "http://meshmark-app.meshmark-istio.svc.cluster.local:8080/echo",
     ]
-    max_args = loadgen_pod_kwargs(profile, unthrottled, SETTINGS)["arguments"]
+    max_args = loadgen_pod_kwargs(profile, unthrottled, SETTINGS, native_sidecars=True)["arguments"]
     assert max_args[max_args.index("-qps") + 1] == "0"  # fortio: 0 = no wait, i.e. max
 
 
@@ -131,7 +135,7 @@ def test_nighthawk_and_k6_commands(kube_connection: str) -> None:
     )
     assert line.endswith(f"> {XCOM_RESULT_PATH}")
     k6 = loadgen_pod_kwargs(with_tool(base, "k6"), cell, SETTINGS)
-    env = {e.name: e.value for e in k6["env_vars"]}
+    env = k6["env_vars"]
     assert env["MESHMARK_K6_SCRIPT"] == K6_SCRIPT
     assert env["MESHMARK_QPS"] == "1000" and env["MESHMARK_CONNECTIONS"] == "16"
     assert f"--summary-export {XCOM_RESULT_PATH}" in k6["arguments"][0]
@@ -165,13 +169,17 @@ def test_settings_from_env_and_loadgen_namespace() -> None:
         KubernetesSettings.from_env({"MESHMARK_K8S_RUN_AS_USER": "0"})
 
 
-def cluster_meshes() -> list[str]:
-    return [m.name for m in load_profile(REPO / "profiles" / "cluster-istio-linkerd.yaml").meshes]
+def cluster_meshes() -> list[tuple[str, str]]:
+    return [
+        (profile_file, m.name)
+        for profile_file in PROFILES
+        for m in load_profile(REPO / "profiles" / profile_file).meshes
+    ]
 
 
-@pytest.mark.parametrize("mesh_name", cluster_meshes())
-def test_mesh_manifests_validate_and_are_restricted(mesh_name: str) -> None:
-    profile = load_profile(REPO / "profiles" / "cluster-istio-linkerd.yaml")
+@pytest.mark.parametrize(("profile_file", "mesh_name"), cluster_meshes())
+def test_mesh_manifests_validate_and_are_restricted(profile_file: str, mesh_name: str) -> None:
+    profile = load_profile(REPO / "profiles" / profile_file)
     docs = render_mesh_manifests(profile, profile.mesh(mesh_name), SETTINGS)
     kinds = [d["kind"] for d in docs]
     assert kinds[0] == "Namespace" and "Deployment" in kinds and "Service" in kinds

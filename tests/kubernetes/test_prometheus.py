@@ -6,6 +6,12 @@ that must NOT be counted (pod-level cgroups with container="", the pause contain
 generator's own container, another mesh's namespace). Prometheus (Debian package, installed by
 scripts/install-prometheus.sh, started here with a 1 s scrape interval) scrapes it; the test waits for
 a few scrapes and checks the means within 10 %.
+
+Node-level data planes: ztunnel and cilium-envoy series carry a `node` label, as do the benchmark
+namespaces' containers, and their rates change at a known moment (SWITCH_S after the exporter
+starts: idle before, under load after), on the benchmark's nodes and on a node that is not one of
+them. The attribution (agents on the benchmark's nodes, window minus idle stretch) is checked against
+the programmed numbers.
 """
 
 from __future__ import annotations
@@ -26,8 +32,15 @@ from typing import Any
 import pytest
 import requests
 
+from meshmark_tasks.backends.kubernetes.mesh_kinds import usage_layout
 from meshmark_tasks.errors import MeshmarkError
-from meshmark_tasks.metrics.prometheus import prometheus_url_from_connection, resource_usage
+from meshmark_tasks.metrics.prometheus import (
+    mesh_resource_usage,
+    node_agent_usage,
+    prometheus_url_from_connection,
+    resource_usage,
+)
+from meshmark_tasks.profile import MeshConfig
 
 REPO = Path(__file__).resolve().parents[2]
 MIB = 1024 * 1024
@@ -42,6 +55,35 @@ SERIES: list[tuple[str, str, str, float, float]] = [
     ("istio-system", "istiod-7f8b", "discovery", 0.1, 200 * MIB),
     ("istio-system", "istiod-7f8b", "POD", 0.3, 1 * MIB),  # pause container: excluded
     ("meshmark-linkerd", "meshmark-app-1a2b", "app", 0.7, 90 * MIB),  # another mesh's namespace
+    ("istio-system", "istio-cni-node-x9", "install-cni", 0.01, 30 * MIB),  # ambient's CNI agent
+    ("meshmark-lkd", "meshmark-app-3c4d", "app", 0.6, 80 * MIB),
+    ("meshmark-lkd", "meshmark-app-3c4d", "linkerd-proxy", 0.08, 15 * MIB),
+    ("meshmark-lkd", "loadgen-lkd-r0", "linkerd-proxy", 0.04, 12 * MIB),
+    ("linkerd", "linkerd-destination-7b", "destination", 0.03, 60 * MIB),
+]
+
+# Node-level series: (namespace, pod, container, node, idle cores, load cores, idle bytes, load bytes).
+# The rates switch from idle to load SWITCH_S seconds after the exporter starts.
+SWITCH_S = 12.0
+NODE_SERIES: list[tuple[str, str, str, str, float, float, float, float]] = [
+    # Istio ambient: app on node-1, load generator on node-2 -> benchmark nodes 1 and 2
+    ("meshmark-istio-ambient", "meshmark-app-77aa", "app", "node-1", 0.4, 0.4, 100 * MIB, 100 * MIB),
+    ("meshmark-istio-ambient", "loadgen-amb-r0", "base", "node-2", 0.8, 0.8, 50 * MIB, 50 * MIB),
+    ("istio-system", "ztunnel-n1aaa", "istio-proxy", "node-1", 0.01, 0.25, 20 * MIB, 35 * MIB),
+    ("istio-system", "ztunnel-n2bbb", "istio-proxy", "node-2", 0.02, 0.15, 22 * MIB, 30 * MIB),
+    # another node's ztunnel gets busier too (someone else's traffic): never attributed
+    ("istio-system", "ztunnel-n3ccc", "istio-proxy", "node-3", 0.05, 0.5, 25 * MIB, 60 * MIB),
+    # ambient with a waypoint: app on node-1, the waypoint (istio-proxy) on node-2
+    ("meshmark-istio-waypoint", "meshmark-app-88bb", "app", "node-1", 0.4, 0.4, 100 * MIB, 100 * MIB),
+    ("meshmark-istio-waypoint", "waypoint-5f6d-x2", "istio-proxy", "node-2", 0.3, 0.3, 60 * MIB, 60 * MIB),
+    # Cilium: app and load generator on node-1
+    ("meshmark-cilium", "meshmark-app-99cc", "app", "node-1", 0.45, 0.45, 90 * MIB, 90 * MIB),
+    ("meshmark-cilium", "loadgen-cil-r0", "base", "node-1", 0.8, 0.8, 50 * MIB, 50 * MIB),
+    ("kube-system", "cilium-envoy-n1", "cilium-envoy", "node-1", 0.005, 0.12, 30 * MIB, 40 * MIB),
+    ("kube-system", "cilium-envoy-n3", "cilium-envoy", "node-3", 0.3, 0.6, 30 * MIB, 50 * MIB),
+    ("kube-system", "cilium-k8x2p", "cilium-agent", "node-1", 0.05, 0.05, 200 * MIB, 200 * MIB),
+    ("kube-system", "cilium-operator-6c-q", "cilium-operator", "node-2", 0.02, 0.02, 80 * MIB, 80 * MIB),
+    ("kube-system", "coredns-5d-z", "coredns", "node-2", 0.2, 0.2, 40 * MIB, 40 * MIB),  # not Cilium's
 ]
 
 
@@ -72,9 +114,17 @@ class Exporter:
         for ns, pod, container, cores, _ in SERIES:
             labels = f'namespace="{ns}",pod="{pod}",container="{container}",cpu="total"'
             lines.append(f"container_cpu_usage_seconds_total{{{labels}}} {1000 + cores * elapsed:.6f}")
+        for ns, pod, container, node, idle, load, _, _ in NODE_SERIES:
+            labels = f'namespace="{ns}",pod="{pod}",container="{container}",node="{node}",cpu="total"'
+            used = idle * min(elapsed, SWITCH_S) + load * max(0.0, elapsed - SWITCH_S)
+            lines.append(f"container_cpu_usage_seconds_total{{{labels}}} {1000 + used:.6f}")
         lines.append("# TYPE container_memory_working_set_bytes gauge")
         for ns, pod, container, _, mem in SERIES:
             labels = f'namespace="{ns}",pod="{pod}",container="{container}"'
+            lines.append(f"container_memory_working_set_bytes{{{labels}}} {mem:.0f}")
+        for ns, pod, container, node, _, _, idle_mem, load_mem in NODE_SERIES:
+            labels = f'namespace="{ns}",pod="{pod}",container="{container}",node="{node}"'
+            mem = idle_mem if elapsed < SWITCH_S else load_mem
             lines.append(f"container_memory_working_set_bytes{{{labels}}} {mem:.0f}")
         return "\n".join(lines) + "\n"
 
@@ -147,7 +197,7 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, A
             time.sleep(0.2)
         started = datetime.now(UTC)
         _wait_for_samples(url, 9, deadline=time.monotonic() + 90)
-        yield {"url": url, "started": started, "process": process}
+        yield {"url": url, "started": started, "process": process, "t0": exporter.t0}
     finally:
         process.terminate()
         try:
@@ -186,10 +236,12 @@ def test_cores_and_bytes_per_component(prometheus: dict[str, Any]) -> None:
     usage = resource_usage(prometheus["url"], namespace="meshmark-istio", start=start, end=end, step_s=1)
     assert usage.cpu_cores_app == pytest.approx(0.5, rel=0.10)
     assert usage.cpu_cores_dataplane == pytest.approx(0.2, rel=0.10)  # both istio-proxy containers
-    assert usage.cpu_cores_controlplane == pytest.approx(0.1, rel=0.10)  # istiod, not the pause container
+    # istiod, the CNI agent and linkerd's destination (the default control-plane namespaces); not
+    # the pause container, not ztunnel (data plane)
+    assert usage.cpu_cores_controlplane == pytest.approx(0.14, rel=0.10)
     assert usage.mem_bytes_app == pytest.approx(100 * MIB, rel=0.10)
     assert usage.mem_bytes_dataplane == pytest.approx(70 * MIB, rel=0.10)
-    assert usage.mem_bytes_controlplane == pytest.approx(200 * MIB, rel=0.10)
+    assert usage.mem_bytes_controlplane == pytest.approx(290 * MIB, rel=0.10)
 
 
 @pytest.mark.services
@@ -200,7 +252,7 @@ def test_missing_components_are_none_and_known_absent_ones_zero(prometheus: dict
         namespace="meshmark-linkerd",
         start=start,
         end=end,
-        controlplane_namespaces=("linkerd",),
+        controlplane_namespaces=("consul",),  # no consul here
         step_s=1,
     )
     assert linkerd.cpu_cores_app == pytest.approx(0.7, rel=0.10)
@@ -265,3 +317,125 @@ def test_prometheus_url_from_connection(monkeypatch: pytest.MonkeyPatch) -> None
     assert prometheus_url_from_connection("prom_path") == "http://gw:80/prometheus"
     with pytest.raises(MeshmarkError, match="'meshmark_no_such_conn'"):
         prometheus_url_from_connection("meshmark_no_such_conn")
+
+
+def _phases(prom: dict[str, Any]) -> tuple[tuple[datetime, datetime], tuple[datetime, datetime]]:
+    """An idle stretch and a load window on either side of the exporter's switch, once both are
+    fully scraped."""
+    t0 = prom["t0"]
+    ready_at = t0 + SWITCH_S + 10
+    if time.time() < ready_at:
+        time.sleep(ready_at - time.time())
+
+    def at(offset: float) -> datetime:
+        return datetime.fromtimestamp(t0 + offset, UTC)
+
+    return (at(SWITCH_S - 7), at(SWITCH_S - 1)), (at(SWITCH_S + 1), at(SWITCH_S + 9))
+
+
+def _mesh(name: str, kind: str, **extra: Any) -> MeshConfig:
+    return MeshConfig(name=name, kind=kind, **extra)
+
+
+@pytest.mark.services
+def test_node_agents_are_attributed_on_the_benchmarks_nodes_minus_their_idle_usage(
+    prometheus: dict[str, Any],
+) -> None:
+    (idle_start, idle_end), (start, end) = _phases(prometheus)
+    layout = usage_layout(_mesh("istio-ambient", "istio-ambient"), "meshmark-istio-ambient")
+    agents = node_agent_usage(
+        prometheus["url"],
+        layout.node_agents,
+        benchmark_namespace="meshmark-istio-ambient",
+        start=start,
+        end=end,
+        idle=(idle_start, idle_end),
+        step_s=1,
+    )
+    # ztunnel on node-1 and node-2 only: node-3's busier ztunnel is someone else's
+    assert agents.window_cpu_cores == pytest.approx(0.25 + 0.15, rel=0.10)
+    assert agents.idle_cpu_cores == pytest.approx(0.01 + 0.02, rel=0.15)
+    assert agents.cpu_cores == pytest.approx(0.37, rel=0.10)
+    assert agents.window_mem_bytes == pytest.approx(65 * MIB, rel=0.05)
+    assert agents.mem_bytes == pytest.approx((35 + 30 - 20 - 22) * MIB, rel=0.10)
+    whole = node_agent_usage(
+        prometheus["url"], layout.node_agents, benchmark_namespace="meshmark-istio-ambient",
+        start=start, end=end, step_s=1,
+    )  # fmt: skip
+    assert whole.cpu_cores == pytest.approx(0.40, rel=0.10)  # no idle stretch: the whole usage
+
+    usage = mesh_resource_usage(
+        prometheus["url"], layout, start=start, end=end, idle=(idle_start, idle_end), step_s=1
+    )
+    assert usage.cpu_cores_app == pytest.approx(0.4, rel=0.10)  # the app, not the load generator
+    assert usage.cpu_cores_dataplane == pytest.approx(0.37, rel=0.10)  # no proxy in the namespace
+    assert usage.cpu_cores_controlplane == pytest.approx(0.11, rel=0.10)  # istiod + CNI agent, no ztunnel
+    assert usage.mem_bytes_controlplane == pytest.approx(230 * MIB, rel=0.10)
+
+
+@pytest.mark.services
+def test_a_waypoint_counts_by_namespace_and_cilium_envoy_by_node(prometheus: dict[str, Any]) -> None:
+    idle, (start, end) = _phases(prometheus)
+    waypoint = usage_layout(
+        _mesh("istio-waypoint", "istio-ambient", waypoint=True), "meshmark-istio-waypoint"
+    )
+    usage = mesh_resource_usage(prometheus["url"], waypoint, start=start, end=end, idle=idle, step_s=1)
+    # the waypoint's istio-proxy (0.3) plus the ztunnels of node-1 (app) and node-2 (waypoint)
+    assert usage.cpu_cores_dataplane == pytest.approx(0.3 + 0.37, rel=0.10)
+    assert usage.mem_bytes_dataplane == pytest.approx((60 + 23) * MIB, rel=0.10)
+
+    cilium = usage_layout(_mesh("cilium", "cilium"), "meshmark-cilium")
+    usage = mesh_resource_usage(prometheus["url"], cilium, start=start, end=end, idle=idle, step_s=1)
+    assert usage.cpu_cores_app == pytest.approx(0.45, rel=0.10)
+    assert usage.cpu_cores_dataplane == pytest.approx(0.12 - 0.005, rel=0.10)  # cilium-envoy on node-1
+    assert usage.mem_bytes_dataplane == pytest.approx(10 * MIB, rel=0.10)
+    assert usage.cpu_cores_controlplane == pytest.approx(
+        0.05 + 0.02, rel=0.10
+    )  # agent + operator, no coredns
+
+
+@pytest.mark.services
+def test_sidecar_proxies_count_by_container(prometheus: dict[str, Any]) -> None:
+    start, end = _window(prometheus)
+    usage = mesh_resource_usage(
+        prometheus["url"],
+        usage_layout(_mesh("istio", "istio"), "meshmark-istio"),
+        start=start,
+        end=end,
+        step_s=1,
+    )
+    assert usage.cpu_cores_dataplane == pytest.approx(0.2, rel=0.10)  # both istio-proxy sidecars
+    assert usage.cpu_cores_controlplane == pytest.approx(0.11, rel=0.10)
+    linkerd = mesh_resource_usage(
+        prometheus["url"],
+        usage_layout(_mesh("lkd", "linkerd"), "meshmark-lkd"),
+        start=start,
+        end=end,
+        step_s=1,
+    )
+    assert linkerd.cpu_cores_app == pytest.approx(0.6, rel=0.10)
+    assert linkerd.cpu_cores_dataplane == pytest.approx(0.12, rel=0.10)  # the app's and the client's proxy
+    assert linkerd.mem_bytes_dataplane == pytest.approx(27 * MIB, rel=0.10)
+    assert linkerd.cpu_cores_controlplane == pytest.approx(0.03, rel=0.10)
+
+
+@pytest.mark.services
+def test_without_a_node_label_node_agents_are_not_measured(prometheus: dict[str, Any]) -> None:
+    idle, (start, end) = _phases(prometheus)
+    layout = usage_layout(_mesh("istio-ambient", "istio-ambient"), "meshmark-istio-ambient")
+    usage = mesh_resource_usage(
+        prometheus["url"],
+        layout,
+        start=start,
+        end=end,
+        idle=idle,
+        node_label="kubernetes_io_hostname",
+        step_s=1,
+    )
+    # no series has that label: an unknown node is "not measured", never every agent in the cluster
+    assert usage.cpu_cores_dataplane is None and usage.mem_bytes_dataplane is None
+    assert usage.cpu_cores_app == pytest.approx(0.4, rel=0.10)
+    with pytest.raises(MeshmarkError, match=r"idle window .* shorter than two scrape intervals"):
+        mesh_resource_usage(
+            prometheus["url"], layout, start=start, end=end, idle=(idle[1], idle[1]), step_s=1
+        )

@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from meshmark_tasks.backends.base import CellMeasurement
 from meshmark_tasks.backends.local import provision, run_cell, teardown
 from meshmark_tasks.backends.local.processes import processes_mentioning
 from meshmark_tasks.matrix import expand_matrix
+from meshmark_tasks.measurement import CellMeasurement
 from meshmark_tasks.profile import Profile
 
 pytestmark = pytest.mark.testbed

@@ -16,11 +16,11 @@ from typing import Any
 import psutil
 import pytest
 
-from meshmark_tasks.backends.base import CellMeasurement
 from meshmark_tasks.backends.local import run_cell
 from meshmark_tasks.backends.local.ports import allocate_ports
 from meshmark_tasks.backends.local.processes import processes_mentioning
 from meshmark_tasks.matrix import expand_matrix
+from meshmark_tasks.measurement import CellMeasurement
 
 pytestmark = pytest.mark.testbed
 

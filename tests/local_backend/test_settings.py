@@ -6,7 +6,6 @@ from typing import Any
 
 import pytest
 
-from meshmark_tasks.backends.base import CellMeasurement
 from meshmark_tasks.backends.local.settings import (
     CpuPlan,
     TestbedSettings,
@@ -15,6 +14,7 @@ from meshmark_tasks.backends.local.settings import (
     parse_per_mesh,
 )
 from meshmark_tasks.matrix import expand_matrix
+from meshmark_tasks.measurement import CellMeasurement
 
 
 def test_auto_splits_the_usable_cpus_into_disjoint_halves() -> None:

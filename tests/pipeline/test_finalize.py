@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
-from meshmark_tasks.backends.base import CellMeasurement, ResourceUsage
 from meshmark_tasks.matrix import Cell
-from meshmark_tasks.pipeline.nightly import RunFailedError, finalize_run, plan_run
+from meshmark_tasks.measurement import CellMeasurement, ResourceUsage
+from meshmark_tasks.pipeline.nightly import finalize_run, plan_run
+from meshmark_tasks.pipeline.publish import RunFailedError
 from meshmark_tasks.result import NormalizedResult
 from meshmark_tasks.storage import DatasetStore
 

@@ -16,8 +16,8 @@ from meshmark_tasks.cli import main
 def launched(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     calls: list[dict[str, Any]] = []
 
-    def fake_call(cmd: list[str], env: dict[str, str]) -> int:
-        calls.append({"conf": json.loads(cmd[3]), "argv": cmd[4:], "env": env})
+    def fake_call(cmd: list[str], env: dict[str, str], cwd: str) -> int:
+        calls.append({"conf": json.loads(cmd[3]), "argv": cmd[4:], "env": env, "cwd": cwd})
         return 0
 
     monkeypatch.setattr(subprocess, "call", fake_call)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from meshmark_tasks.errors import ProfileError
-from meshmark_tasks.pipeline.nightly import plan_run, profile_of, resolve_profile_path
+from meshmark_tasks.pipeline.nightly import plan_run, profile_of
+from meshmark_tasks.plan import resolve_profile_path
 
 
 def test_defaults_plan_the_demo_profile_on_the_local_backend() -> None:
@@ -35,8 +36,8 @@ def test_overrides_narrow_the_matrix() -> None:
     [
         ({"profile": "no-such-profile"}, "profile 'no-such-profile'"),
         ({"meshes": ["istio"]}, "meshes: istio not in profile 'local-demo'"),
-        ({"qps": [-5]}, "matrix.qps.0"),
-        ({"connections": [0]}, "matrix.connections.0"),
+        ({"qps": [-5]}, "params.qps: -5 is not a positive number or max"),
+        ({"connections": [0]}, "params.connections: 0 is not a whole number of at least 1"),
         ({"duration_s": 0}, "duration_s"),
         ({"backend": "nomad"}, "params.backend"),
     ],

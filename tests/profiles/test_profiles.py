@@ -84,7 +84,7 @@ _DELETE = object()
     [
         ("slo", _DELETE, "slo: Field required"),
         ("slo.p99_ms", -1, "slo.p99_ms"),
-        ("weights.mue_cpu", 0.7, "weights: Value error, weight of mue_cpu is 0.7, outside [-0.5, 0.5]"),
+        ("weights.mue_cpu", 0.7, "weights: weight of mue_cpu is 0.7, outside [-0.5, 0.5]"),
         ("weights.mue_speed", 0.1, "unknown MUE 'mue_speed'"),
         ("meshes.1.name", "Sidecar_1", "meshes.1.name"),
         ("meshes.1.name", "baseline", "mesh names must be unique; repeated: baseline"),

@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from meshmark_tasks.reporting.synthetic import (
+from synthetic import (
     BASELINE,
     SIDECAR,
     SIDECAR_MTLS,

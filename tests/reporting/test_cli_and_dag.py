@@ -83,6 +83,31 @@ def test_dag_schedule_params_and_task(trend_dag) -> None:
     assert trend_dag.task_ids == ["build_trend_report"]
 
 
+def test_the_report_dag_is_active_from_the_start_and_never_catches_up(
+    trend_dag, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import airflow.timetables.trigger as trigger
+    from airflow.serialization.encoders import coerce_to_core_timetable
+    from airflow.timetables.base import TimeRestriction
+    from pendulum import datetime as utc_datetime
+
+    # Switched on 10 minutes after a slot: Airflow's default would still start that slot's run.
+    now = utc_datetime(2026, 12, 1, 6, 40)
+    monkeypatch.setattr(trigger, "utcnow", lambda: now)
+
+    # Paused, it would drop the report after every nightly run without a word.
+    assert trend_dag.is_paused_upon_creation is False
+    assert trend_dag.start_date is None
+    info = coerce_to_core_timetable(trend_dag.timetable.timetable).next_dagrun_info(
+        last_automated_data_interval=None,
+        restriction=TimeRestriction(earliest=None, latest=None, catchup=False),
+    )
+    assert info is not None and info.run_after == utc_datetime(
+        2026, 12, 2, 6, 30
+    )  # today's 06:30, if past, is not run
+    assert "reports/latest/" in trend_dag.doc_md and "/meshmark/report" in trend_dag.doc_md
+
+
 def test_dag_file_has_no_heavy_imports_at_parse_time(tmp_path: Path) -> None:
     code = (
         "import sys, runpy; runpy.run_path(sys.argv[1]); "

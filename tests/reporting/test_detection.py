@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from synthetic import SIDECAR, SyntheticHistory, write_history
 
 from meshmark_tasks.reporting.history import load_history
-from meshmark_tasks.reporting.synthetic import SIDECAR, SyntheticHistory, write_history
 from meshmark_tasks.reporting.trends import (
     METRICS_BY_COLUMN,
     RegressionRule,

@@ -7,10 +7,10 @@ import re
 from pathlib import Path
 
 import pytest
+from synthetic import BASELINE, SyntheticHistory, SyntheticMesh, write_history
 
 from meshmark_tasks.reporting import build_report
 from meshmark_tasks.reporting.history import NoHistoryError
-from meshmark_tasks.reporting.synthetic import BASELINE, SyntheticHistory, SyntheticMesh, write_history
 from meshmark_tasks.storage import safe_run_id
 
 EVIL_MESH = "<script>alert(1)</script>"

@@ -46,11 +46,22 @@ def test_unthrottled_cell_has_null_throughput(frame, mesh_cell):
 
 def test_requests_total_zero_is_not_scored(frame, baseline_cell, mesh_cell):
     failed = mesh_cell | {"cell_id": "failed", "requests_total": 0, "errors_total": 0}
-    unknown = mesh_cell | {"cell_id": "no-count", "requests_total": None, "errors_total": None}
-    scored = score_cells(frame(baseline_cell, failed, mesh_cell, unknown))
+    scored = score_cells(frame(baseline_cell, failed, mesh_cell))
     assert scored["cell_id"].tolist() == ["baseline-q1000", "istio-q1000"]
     assert scored.index.tolist() == [0, 1]
     assert scored["meshmark"].iloc[1] == pytest.approx(65.4615, abs=1e-4)
+
+
+def test_unreported_request_count_only_leaves_out_the_success_mue(frame, baseline_cell, mesh_cell):
+    """MESHMARK.md: only requests_total = 0 is a failed test; a null count (an SMP result from
+    another tool has none) is a missing input, so just mue_success is left out."""
+    unknown = mesh_cell | {"cell_id": "no-count", "requests_total": None, "errors_total": None}
+    scored = score_cells(frame(baseline_cell, unknown)).set_index("cell_id")
+    row = scored.loc["no-count"]
+    assert pd.isna(row["mue_success"])
+    assert row["class_delivery"] == pytest.approx(0.99)  # mue_throughput alone
+    assert row["mue_latency_overhead"] == pytest.approx(0.625)  # paired with the baseline as usual
+    assert row["scored_classes"] == "compute,memory,network,delivery"
 
 
 def test_zero_denominators_give_null_not_inf(frame, mesh_cell):

@@ -54,7 +54,7 @@ def _key(cell: dict[str, Any]) -> tuple:
 
 
 def model(cells: list[dict[str, Any]], weights: dict[str, float], prices: PriceConfig) -> dict[str, dict]:
-    scored = [c for c in cells if c["requests_total"] is not None and c["requests_total"] > 0]
+    scored = [c for c in cells if c["requests_total"] is None or c["requests_total"] > 0]
     out: dict[str, dict] = {}
     for cell in scored:
         cpu = (
@@ -98,7 +98,7 @@ def model(cells: list[dict[str, Any]], weights: dict[str, float], prices: PriceC
             "mue_latency_slo": _clip(1 - _ratio(p99, _num(cell["slo_p99_ms"]))),
             "mue_latency_overhead": _clip(_ratio(base["p50"], p50)),
             "mue_throughput": _clip(_ratio(actual, _num(cell["requested_qps"]))),
-            "mue_success": _clip(1 - _ratio(_num(cell["errors_total"]), float(cell["requests_total"]))),
+            "mue_success": _clip(1 - _ratio(_num(cell["errors_total"]), _num(cell["requests_total"]))),
         }
         classes = {
             name: _clip(_mean([mues[m] * (1 + weights.get(m, 0.0)) for m in members]))

@@ -160,7 +160,7 @@ def test_not_an_object_and_duplicate_cell(tmp_path, capsys, baseline_cell, mesh_
     cells = tmp_path / "cells.jsonl"
     cells.write_text(json.dumps(rows[0]) + "\n[1, 2]\n")
     code, _, err = _run(["score", str(cells), "--slo-p99-ms", "10"], capsys)
-    assert code == 2 and f"{cells}:2: expected a JSON object, got list" in err
+    assert code == 2 and f"{cells}:2: expected a JSON object, got array" in err
 
     _write_lines(cells, [rows[0], rows[0]])
     code, _, err = _run(["score", str(cells), "--slo-p99-ms", "10"], capsys)
@@ -183,7 +183,7 @@ def test_slo_needed_somewhere(tmp_path, capsys, baseline_cell, mesh_cell):
         ("mue_cpu: 0.9\n", "mue_cpu: weight 0.9 is outside [-0.5, 0.5]"),
         ('{"mue_fast": 0.1}', "mue_fast: unknown MUE"),
         ("- mue_cpu\n", "expected a mapping"),
-        ("mue_cpu: [\n", "not valid YAML or JSON"),
+        ("mue_cpu: [\n", "not valid YAML"),
     ],
 )
 def test_bad_weights_file(tmp_path, capsys, baseline_cell, mesh_cell, content, message):
@@ -208,11 +208,15 @@ def test_cells_from_stdin(monkeypatch, capsys, baseline_cell, mesh_cell):
     import io
 
     text = "".join(json.dumps(r) + "\n" for r in _cli_rows(baseline_cell, mesh_cell))
-    monkeypatch.setattr(sys, "stdin", io.StringIO(text))
+
+    def stdin(text: str) -> io.TextIOWrapper:  # like the real one: text over a byte buffer
+        return io.TextIOWrapper(io.BytesIO(text.encode()), encoding="utf-8")
+
+    monkeypatch.setattr(sys, "stdin", stdin(text))
     code, out, _ = _run(["score", "-", "--slo-p99-ms", "10"], capsys)
     assert code == 0
     assert json.loads(out)["cells"][1]["meshmark"] == pytest.approx(65.4615, abs=1e-4)
 
-    monkeypatch.setattr(sys, "stdin", io.StringIO(text + '{"mesh": 3}\n'))
+    monkeypatch.setattr(sys, "stdin", stdin(text + '{"mesh": 3}\n'))
     code, _, err = _run(["score", "-", "--slo-p99-ms", "10"], capsys)
     assert code == 2 and "<stdin>:3: mesh: expected a string, got 3" in err

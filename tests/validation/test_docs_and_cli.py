@@ -12,6 +12,7 @@ from validation_rows import healthy_rows, planned_cells
 from meshmark_tasks.cli import main
 from meshmark_tasks.validation import build_data_docs, validate_results
 from meshmark_tasks.validation.suites import (
+    IMPORT_SUITE_FILE,
     PLANNED_SUITE_FILE,
     RESULTS_SUITE_FILE,
     STRUCTURE_SUITE_FILE,
@@ -20,7 +21,14 @@ from meshmark_tasks.validation.suites import (
 )
 
 REPO = Path(__file__).resolve().parents[2]
-SUITES = (STRUCTURE_SUITE_FILE, RESULTS_SUITE_FILE, PLANNED_SUITE_FILE)
+SUITES = (STRUCTURE_SUITE_FILE, RESULTS_SUITE_FILE, PLANNED_SUITE_FILE, IMPORT_SUITE_FILE)
+# 2: booleans in numeric columns fail the structure; counts and ints must fit the schema's types.
+SUITE_VERSIONS = {
+    STRUCTURE_SUITE_FILE: "2",
+    RESULTS_SUITE_FILE: "2",
+    PLANNED_SUITE_FILE: "1",
+    IMPORT_SUITE_FILE: "1",
+}
 
 
 def _write_jsonl(path: Path, rows: list[dict]) -> Path:
@@ -67,14 +75,14 @@ def test_cli_bad_json_line_exits_2_naming_the_line(
     path = _write_jsonl(tmp_path / "r.jsonl", healthy_rows()[:2])
     path.write_text(path.read_text() + '{"cell_id": "x",\n')
     assert main(["validate", str(path)]) == 2
-    assert f"{path}: line 3: not valid JSON" in capsys.readouterr().err
+    assert f"{path}:3: not valid JSON" in capsys.readouterr().err
 
 
 def test_cli_unreadable_file_and_broken_schema_exit_2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["validate", str(tmp_path / "missing.jsonl")]) == 2
-    assert "missing.jsonl: cannot read" in capsys.readouterr().err
+    assert "missing.jsonl: file not found" in capsys.readouterr().err
     rows = [{k: v for k, v in r.items() if k != "actual_qps"} for r in healthy_rows()]
     assert main(["validate", str(_write_jsonl(tmp_path / "r.jsonl", rows))]) == 2
     assert "expect_table_columns_to_match_set" in capsys.readouterr().err
@@ -83,7 +91,7 @@ def test_cli_unreadable_file_and_broken_schema_exit_2(
 @pytest.mark.parametrize("file_name", SUITES)
 def test_suite_files_are_versioned_and_annotated(file_name: str) -> None:
     document = load_suite_document(file_name)
-    assert document["meta"]["meshmark_suite_version"] == "1"
+    assert document["meta"]["meshmark_suite_version"] == SUITE_VERSIONS[file_name]
     assert document["expectations"]
     for expectation in document["expectations"]:
         info = expectation_info(expectation["meta"], expectation["type"])

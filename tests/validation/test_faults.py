@@ -19,7 +19,7 @@ from validation_rows import (
 )
 
 from meshmark_tasks.adapters import parse_file
-from meshmark_tasks.backends.base import ResourceUsage
+from meshmark_tasks.measurement import ResourceUsage
 from meshmark_tasks.profile import with_overrides
 from meshmark_tasks.schemas import LATENCY_COLUMNS, QUARANTINE
 from meshmark_tasks.scoring import score_cells

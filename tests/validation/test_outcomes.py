@@ -12,8 +12,8 @@ from validation_rows import (
     validation_profile,
 )
 
-from meshmark_tasks.backends.base import ResourceUsage
 from meshmark_tasks.errors import MeshmarkError
+from meshmark_tasks.measurement import ResourceUsage
 from meshmark_tasks.profile import with_overrides
 from meshmark_tasks.validation import ValidationStructureError, validate_results
 

@@ -13,8 +13,8 @@ from typing import Any
 
 import pandas as pd
 
-from meshmark_tasks.backends.base import CellMeasurement, ResourceUsage
 from meshmark_tasks.matrix import Cell, expand_matrix
+from meshmark_tasks.measurement import CellMeasurement, ResourceUsage
 from meshmark_tasks.pipeline.rows import results_row
 from meshmark_tasks.profile import Profile, load_profile, with_overrides
 from meshmark_tasks.result import NormalizedResult

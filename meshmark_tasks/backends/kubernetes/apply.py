@@ -2,7 +2,8 @@
 
 Server-side apply (PATCH with application/apply-patch+yaml, a field manager and force) is idempotent
 by design: applying the same documents twice sends the same requests and leaves the objects as they
-are, and it works for custom resources (Istio's PeerAuthentication) without a typed client. The
+are, and it works for custom resources (Istio's PeerAuthentication, the Gateway API's Gateway,
+Cilium's CiliumNetworkPolicy) without a typed client. The
 REST path of each kind is looked up in a small table rather than by discovery, so no extra round
 trips are made and an unknown kind fails before anything is sent.
 """
@@ -29,6 +30,8 @@ KINDS: dict[tuple[str, str], KindInfo] = {
     ("apps/v1", "Deployment"): KindInfo("deployments", namespaced=True),
     ("security.istio.io/v1", "PeerAuthentication"): KindInfo("peerauthentications", namespaced=True),
     ("security.istio.io/v1beta1", "PeerAuthentication"): KindInfo("peerauthentications", namespaced=True),
+    ("gateway.networking.k8s.io/v1", "Gateway"): KindInfo("gateways", namespaced=True),  # Istio's waypoint
+    ("cilium.io/v2", "CiliumNetworkPolicy"): KindInfo("ciliumnetworkpolicies", namespaced=True),
 }
 
 

@@ -2,8 +2,10 @@
 
 Every tool writes its machine-readable result to the XCom file that the KubernetesPodOperator's
 sidecar reads back (/airflow/xcom/return.json), so no shared storage is needed between cluster and
-Airflow worker. A warm-up run of the same tool, with its output discarded, goes in an init container
-so the measured window (and the Prometheus window derived from the result's start/end) excludes it.
+Airflow worker. A warm-up run of the same tool, with its output discarded, runs before the measured
+one, so the measured window (and the Prometheus window derived from the result's start/end) excludes
+it: in an init container where the pod's traffic is meshed from the start (pods.py decides), else
+first in the measured container itself (`warmup_then_measured`, tools with a shell).
 """
 
 from __future__ import annotations
@@ -151,15 +153,20 @@ def nighthawk_command(
     return ToolCommand(cmds=["/bin/sh", "-c"], arguments=[f"{shlex.join(argv)} > {sink}"])
 
 
-def k6_command(profile: Profile, cell: Cell, url: str, duration_s: float, *, measured: bool) -> ToolCommand:
-    if cell.protocol != "http":
-        raise MeshmarkError(f"cell {cell.cell_id}: the k6 runner load tests HTTP only, not {cell.protocol}")
+def _k6_argv(profile: Profile, *, measured: bool) -> list[str]:
     argv = ["k6", "run", "--quiet", "--no-color"]
     if measured:
         argv += ["--summary-export", XCOM_RESULT_PATH]
-    argv += _option_flags(profile, "--")
-    argv.append(K6_SCRIPT_PATH)
-    script = f'printf "%s" "$MESHMARK_K6_SCRIPT" > {K6_SCRIPT_PATH} && exec {shlex.join(argv)}'
+    return [*argv, *_option_flags(profile, "--"), K6_SCRIPT_PATH]
+
+
+_WRITE_K6_SCRIPT = f'printf "%s" "$MESHMARK_K6_SCRIPT" > {K6_SCRIPT_PATH}'
+
+
+def k6_command(profile: Profile, cell: Cell, url: str, duration_s: float, *, measured: bool) -> ToolCommand:
+    if cell.protocol != "http":
+        raise MeshmarkError(f"cell {cell.cell_id}: the k6 runner load tests HTTP only, not {cell.protocol}")
+    script = f"{_WRITE_K6_SCRIPT} && exec {shlex.join(_k6_argv(profile, measured=measured))}"
     env = {
         "MESHMARK_K6_SCRIPT": K6_SCRIPT,
         "MESHMARK_TARGET": url,
@@ -183,4 +190,36 @@ def tool_command(profile: Profile, cell: Cell, url: str, *, measured: bool) -> T
         return k6_command(profile, cell, url, duration, measured=measured)
     raise MeshmarkError(
         f"load_generator.tool: {tool!r} is not supported by the kubernetes backend (fortio, nighthawk, k6)"
+    )
+
+
+# What a failed warm-up leaves in the pod log; the measured run goes ahead and shows the real errors.
+_WARMUP_FAILED = 'echo "meshmark: the warm-up run failed (exit $?); measuring anyway" >&2'
+
+
+def warmup_then_measured(profile: Profile, cell: Cell, url: str) -> ToolCommand:
+    """One container that runs the warm-up (output discarded) and then the measured run.
+
+    For pods whose proxy is not a native sidecar: an init container would run before the proxy
+    exists, so the warm-up runs here, after the mesh has held the container until its proxy is
+    ready. Needs a shell in the image: nighthawk and k6 have one; fortio's image (FROM scratch)
+    does not, and is refused.
+    """
+    tool = profile.load_generator.tool
+    if tool == "nighthawk":
+        warmup = nighthawk_command(profile, cell, url, profile.warmup_s, measured=False)
+        measured = nighthawk_command(profile, cell, url, profile.duration_s, measured=True)
+        script = f"{warmup.arguments[0]} || {_WARMUP_FAILED}; {measured.arguments[0]}"
+        return ToolCommand(cmds=["/bin/sh", "-c"], arguments=[script])
+    if tool == "k6":
+        measured = k6_command(profile, cell, url, profile.duration_s, measured=True)
+        warmup_argv = shlex.join(_k6_argv(profile, measured=False))
+        script = (
+            f"{_WRITE_K6_SCRIPT} && {{ MESHMARK_DURATION={_seconds(profile.warmup_s)} {warmup_argv} "
+            f"> /dev/null || {_WARMUP_FAILED}; }} && exec {shlex.join(_k6_argv(profile, measured=True))}"
+        )
+        return ToolCommand(cmds=["/bin/sh", "-c"], arguments=[script], env=measured.env)
+    raise MeshmarkError(
+        f"cell {cell.cell_id}: {tool} cannot run its warm-up in the measured container "
+        "(its image has no shell to run two commands)"
     )

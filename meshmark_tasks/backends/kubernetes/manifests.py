@@ -1,10 +1,14 @@
 """Mesh provisioning: per-mesh manifests rendered from Jinja templates (package data).
 
-What each mesh kind gets:
+What each mesh kind gets (docs/kubernetes-backend.md has a table per kind):
 - baseline: a namespace with injection explicitly off (istio-injection=disabled, linkerd.io/inject
   =disabled) so a cluster-wide default cannot sneak a proxy in, and restricted PSS enforced.
 - istio: namespace label istio-injection=enabled; a PeerAuthentication (STRICT with mtls, DISABLE
   without); proxy resources through sidecar.istio.io/proxyCPU/-Limit/proxyMemory/-Limit.
+- istio-ambient: namespace label istio.io/dataplane-mode=ambient (ztunnel carries the pods' traffic,
+  always over mTLS between meshed pods); PeerAuthentication STRICT with mtls (plaintext callers
+  refused); with `waypoint: true` a Gateway of class istio-waypoint and istio.io/use-waypoint on the
+  namespace, so the app's traffic also passes an L7 proxy.
 - linkerd: namespace annotation linkerd.io/inject=enabled. Linkerd always uses mTLS between meshed
   pods and has no switch to turn it off; with mtls listed the namespace also gets
   config.linkerd.io/default-inbound-policy=all-authenticated, so plaintext callers are refused.
@@ -12,9 +16,14 @@ What each mesh kind gets:
 - consul: pod annotation consul.hashicorp.com/connect-inject=true (Consul injects per pod);
   proxy resources through consul.hashicorp.com/sidecar-proxy-cpu-request etc. Consul Connect is
   always mTLS; intentions are left to the cluster's defaults.
+- cilium: nothing to inject (Cilium is the cluster's CNI); a CiliumNetworkPolicy on the app when a
+  network function needs one: HTTP rules for L7 functions (the traffic then passes cilium-envoy),
+  authentication.mode=required for mtls.
 Meshes that inject a proxy with an init container (istio-init, linkerd-init need NET_ADMIN) break
 the restricted profile unless their CNI plugin is used, so those namespaces only *warn* and *audit*
-against restricted; the baseline namespace enforces it. Our own containers pass it everywhere.
+against restricted, as does an ambient namespace with a waypoint (Istio's Deployment, not ours);
+the baseline, cilium and waypoint-less ambient namespaces enforce it. Our own containers pass it
+everywhere.
 """
 
 from __future__ import annotations
@@ -24,11 +33,22 @@ from typing import Any
 
 import yaml
 
+from meshmark_tasks.backends.kubernetes.commands import APP_GRPC_PORT, APP_HTTP_PORT
+from meshmark_tasks.backends.kubernetes.mesh_kinds import CLUSTER_MESH_KINDS, has_proxy_in_namespace
+from meshmark_tasks.backends.kubernetes.security import (
+    restricted_container_security_context,
+    restricted_pod_security_context,
+)
 from meshmark_tasks.backends.kubernetes.settings import KubernetesSettings
 from meshmark_tasks.errors import MeshmarkError
-from meshmark_tasks.profile import ComponentResources, MeshConfig, Profile
+from meshmark_tasks.profile import L7_NETWORK_FUNCTIONS, ComponentResources, MeshConfig, Profile
 
 APP_NAME = "meshmark-app"
+WAYPOINT_NAME = "waypoint"
+CILIUM_POLICY_NAME = "meshmark-app"
+# Network functions that Cilium handles in Envoy only when an L7 rule sends the traffic there.
+CILIUM_L7_FUNCTIONS = L7_NETWORK_FUNCTIONS | {"telemetry"}
+SIDECAR_KINDS = ("istio", "linkerd", "consul")
 MANAGED_BY = {"app.kubernetes.io/managed-by": "meshmark"}
 
 _SIDECAR_ANNOTATION_KEYS: dict[str, dict[str, str]] = {
@@ -51,7 +71,6 @@ _SIDECAR_ANNOTATION_KEYS: dict[str, dict[str, str]] = {
         "memory_limit": "consul.hashicorp.com/sidecar-proxy-memory-limit",
     },
 }
-CLUSTER_MESH_KINDS = frozenset({"baseline", "istio", "linkerd", "consul"})
 
 
 def cpu_quantity(cores: float) -> str:
@@ -105,20 +124,35 @@ def sidecar_annotations(mesh: MeshConfig) -> dict[str, str]:
 def _namespace_metadata(mesh: MeshConfig) -> tuple[dict[str, str], dict[str, str]]:
     labels = {**MANAGED_BY, "meshmark.io/mesh": mesh.name}
     annotations: dict[str, str] = {}
-    if mesh.kind == "baseline":
+    if mesh.kind not in SIDECAR_KINDS:
+        # No sidecar mesh here: a cluster-wide injection default must not add a proxy either.
         labels["istio-injection"] = "disabled"
         annotations["linkerd.io/inject"] = "disabled"
-        labels["pod-security.kubernetes.io/enforce"] = "restricted"
-    else:
+    if has_proxy_in_namespace(mesh):
         labels["pod-security.kubernetes.io/warn"] = "restricted"
         labels["pod-security.kubernetes.io/audit"] = "restricted"
+    else:
+        labels["pod-security.kubernetes.io/enforce"] = "restricted"
     if mesh.kind == "istio":
         labels["istio-injection"] = "enabled"
+    elif mesh.kind == "istio-ambient":
+        labels["istio.io/dataplane-mode"] = "ambient"
+        if mesh.waypoint:
+            labels["istio.io/use-waypoint"] = WAYPOINT_NAME
     elif mesh.kind == "linkerd":
         annotations["linkerd.io/inject"] = "enabled"
         if "mtls" in mesh.network_functions:
             annotations["config.linkerd.io/default-inbound-policy"] = "all-authenticated"
     return labels, annotations
+
+
+def placement(profile: Profile) -> dict[str, Any]:
+    """Where the benchmark's pods run: the profile's dedicated nodes (node selector, tolerations)."""
+    cluster = profile.cluster
+    return {
+        "node_selector": dict(cluster.node_selector),
+        "tolerations": [t.model_dump(exclude_none=True) for t in cluster.tolerations],
+    }
 
 
 @lru_cache(maxsize=1)
@@ -146,12 +180,6 @@ def render_mesh_manifests(
     profile: Profile, mesh: MeshConfig, settings: KubernetesSettings
 ) -> list[dict[str, Any]]:
     """Namespace, mesh policy and application under test for one mesh config, in apply order."""
-    from meshmark_tasks.backends.kubernetes.commands import APP_GRPC_PORT, APP_HTTP_PORT
-    from meshmark_tasks.backends.kubernetes.pods import (
-        restricted_container_security_context,
-        restricted_pod_security_context,
-    )
-
     if mesh.kind not in CLUSTER_MESH_KINDS:
         raise MeshmarkError(
             f"{profile.name}: mesh {mesh.name!r} has kind {mesh.kind!r}, which the kubernetes backend "
@@ -166,13 +194,35 @@ def render_mesh_manifests(
         namespace_labels=ns_labels,
         namespace_annotations=ns_annotations,
     )
-    if mesh.kind == "istio":
+    if mesh.kind == "istio" or (mesh.kind == "istio-ambient" and "mtls" in mesh.network_functions):
+        # Ambient always carries meshed traffic over mTLS; STRICT also refuses plaintext callers.
         mode = "STRICT" if "mtls" in mesh.network_functions else "DISABLE"
         docs += _render(
             "istio-peerauthentication.yaml.j2",
             namespace=namespace,
             common_labels=common_labels,
             mtls_mode=mode,
+        )
+    if mesh.kind == "istio-ambient" and mesh.waypoint:
+        docs += _render(
+            "istio-waypoint.yaml.j2",
+            namespace=namespace,
+            waypoint_name=WAYPOINT_NAME,
+            waypoint_labels={**common_labels, "istio.io/waypoint-for": "service"},
+        )
+    functions = set(mesh.network_functions)
+    if mesh.kind == "cilium" and functions & (CILIUM_L7_FUNCTIONS | {"mtls"}):
+        docs += _render(
+            "cilium-policy.yaml.j2",
+            namespace=namespace,
+            policy_name=CILIUM_POLICY_NAME,
+            common_labels=common_labels,
+            selector={"app.kubernetes.io/name": APP_NAME},
+            client_namespace=settings.loadgen_namespace_for(mesh.name),
+            authentication="mtls" in functions,
+            l7=bool(functions & CILIUM_L7_FUNCTIONS),
+            http_port=APP_HTTP_PORT,
+            grpc_port=APP_GRPC_PORT,
         )
     selector = {"app.kubernetes.io/name": APP_NAME}
     container_sc = {**restricted_container_security_context(), "readOnlyRootFilesystem": True}
@@ -189,5 +239,6 @@ def render_mesh_manifests(
         app_resources=resource_requirements(mesh.resources.app),
         http_port=APP_HTTP_PORT,
         grpc_port=APP_GRPC_PORT,
+        **placement(profile),
     )
     return docs

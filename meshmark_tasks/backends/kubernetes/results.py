@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from meshmark_tasks.backends.base import CellMeasurement, ResourceUsage
 from meshmark_tasks.backends.kubernetes.settings import DEFAULT_IMAGES
 from meshmark_tasks.errors import ResultParseError
 from meshmark_tasks.matrix import Cell
+from meshmark_tasks.measurement import CellMeasurement, ResourceUsage
 from meshmark_tasks.profile import Profile
 
 

@@ -28,9 +28,19 @@ DEFAULT_LOADGEN_RESOURCES: Mapping[str, Mapping[str, str]] = {
     "limits": {"cpu": "2", "memory": "1Gi"},
 }
 
+# A tiny pinned image whose `sleep` holds a load-generator pod quiet before its traffic (the idle
+# stretch that node-level data planes are measured in; fortio's image has no shell to sleep in).
+DEFAULT_WAIT_IMAGE = "busybox:1.37.0"
+WAIT_CONTAINER_RESOURCES: Mapping[str, Mapping[str, str]] = {
+    "requests": {"cpu": "10m", "memory": "16Mi"},
+    "limits": {"cpu": "50m", "memory": "32Mi"},
+}
+
 # Non-root numeric user for every container we start. Images such as fortio (FROM scratch) have no
 # USER, so runAsNonRoot alone would make the kubelet refuse them; a numeric uid satisfies it.
 DEFAULT_RUN_AS_USER = 65532
+
+_BOOLEAN = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 
 
 @dataclass(frozen=True)
@@ -50,6 +60,17 @@ class KubernetesSettings:
     startup_timeout_s: int = 300
     # Extra seconds beyond warmup + duration before Kubernetes kills a stuck load generator.
     deadline_slack_s: int = 300
+    # Deferrable pod tasks free their worker slot while the pod runs (the triggerer watches it);
+    # False runs them synchronously on the worker (e.g. an installation without a triggerer).
+    deferrable: bool = True
+    # How often the triggerer (or the worker) asks the API server about a running pod.
+    poll_interval_s: float = 5.0
+    # Whether the cluster runs native sidecars, for profiles that leave cluster.native_sidecars at
+    # auto; None: ask the API server for its version (native sidecars are on by default from 1.29).
+    native_sidecars: bool | None = None
+    wait_image: str = DEFAULT_WAIT_IMAGE
+    # The Prometheus series label naming a container's node (node-level data-plane attribution).
+    node_label: str = "node"
 
     def namespace_for(self, mesh_name: str) -> str:
         """One benchmark namespace per mesh configuration."""
@@ -80,6 +101,8 @@ class KubernetesSettings:
             "MESHMARK_PROMETHEUS_CONN_ID": "prometheus_conn_id",
             "MESHMARK_K8S_LOADGEN_NAMESPACE": "loadgen_namespace",
             "MESHMARK_K8S_APP_IMAGE": "app_image",
+            "MESHMARK_K8S_WAIT_IMAGE": "wait_image",
+            "MESHMARK_PROMETHEUS_NODE_LABEL": "node_label",
         }
         for var, attr in simple.items():
             if env.get(var):
@@ -90,6 +113,29 @@ class KubernetesSettings:
             if override:
                 images[tool] = override
         kwargs["images"] = images
+        deferrable = env.get("MESHMARK_K8S_DEFERRABLE", "").strip().lower()
+        if deferrable:
+            if deferrable not in _BOOLEAN:
+                raise MeshmarkError(
+                    f"MESHMARK_K8S_DEFERRABLE: expected true or false, got {env['MESHMARK_K8S_DEFERRABLE']!r}"
+                )
+            kwargs["deferrable"] = _BOOLEAN[deferrable]
+        native = env.get("MESHMARK_K8S_NATIVE_SIDECARS", "").strip().lower()
+        if native:
+            if native not in _BOOLEAN:
+                raise MeshmarkError(
+                    "MESHMARK_K8S_NATIVE_SIDECARS: expected true or false, "
+                    f"got {env['MESHMARK_K8S_NATIVE_SIDECARS']!r}"
+                )
+            kwargs["native_sidecars"] = _BOOLEAN[native]
+        poll = env.get("MESHMARK_K8S_POLL_INTERVAL_S")
+        if poll:
+            try:
+                kwargs["poll_interval_s"] = float(poll)
+            except ValueError:
+                raise MeshmarkError(f"MESHMARK_K8S_POLL_INTERVAL_S: expected seconds, got {poll!r}") from None
+            if not kwargs["poll_interval_s"] > 0:
+                raise MeshmarkError("MESHMARK_K8S_POLL_INTERVAL_S: must be more than 0 seconds")
         uid = env.get("MESHMARK_K8S_RUN_AS_USER")
         if uid:
             try:

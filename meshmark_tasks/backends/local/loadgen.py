@@ -23,6 +23,7 @@ the adapters read.
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 import subprocess
@@ -122,6 +123,7 @@ def k6_timeout_s(plan: LoadPlan) -> float:
     return plan.duration_s + _GRACEFUL_STOP_S + 30.0
 
 
+@functools.cache  # once per binary and process: every cell of a run asks again
 def _version_output(binary: str) -> str:
     try:
         out = subprocess.run([binary, "version"], capture_output=True, text=True, timeout=20, check=False)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import logging
 import os
 import shutil
 import sys
@@ -23,7 +24,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from meshmark_tasks.backends.base import CellMeasurement, ResourceUsage
 from meshmark_tasks.backends.local import caddy, certs, loadgen
 from meshmark_tasks.backends.local.ports import LOOPBACK, allocate_ports
 from meshmark_tasks.backends.local.processes import (
@@ -40,7 +40,10 @@ from meshmark_tasks.backends.local.sampler import ComponentUsage, ResourceSample
 from meshmark_tasks.backends.local.settings import REALTIME_PRIORITY, CpuPlan, TestbedSettings
 from meshmark_tasks.errors import MeshmarkError, ProfileError
 from meshmark_tasks.matrix import Cell
+from meshmark_tasks.measurement import CellMeasurement, ResourceUsage
 from meshmark_tasks.profile import MeshConfig, Profile
+
+log = logging.getLogger(__name__)
 
 SUPPORTED_MESH_KINDS: frozenset[str] = frozenset({"baseline", "local-sidecar"})
 SUPPORTED_LOAD_GENERATORS: frozenset[str] = frozenset({"k6", "fortio"})
@@ -459,6 +462,7 @@ def _measure(
         nonlocal mark
         now = time.monotonic()
         phases[name] = round(now - mark, 3)
+        log.info("cell %s: %s took %.2f s", cell.cell_id, name.replace("_", " "), phases[name])
         mark = now
 
     conditions = details["conditions"]
@@ -485,6 +489,13 @@ def _measure(
         for name, role in roles.items():
             sampler.add(name, role, procs.processes[name].pid)
         plan = loadgen.LoadPlan(url, cell.requested_qps, cell.connections, profile.duration_s)
+        log.info(
+            "cell %s: measuring %g s at %s QPS with %d connections",
+            cell.cell_id,
+            profile.duration_s,
+            "max" if cell.requested_qps is None else f"{cell.requested_qps:g}",
+            cell.connections,
+        )
         sampler.start()
         try:
             raw, outcome = _run_load(procs, generator, "loadgen", plan, cell_dir, watch, layout, placements)

@@ -1,4 +1,4 @@
-"""Synthetic nightly histories written through the store: for tests, benchmarks and demos.
+"""Synthetic nightly histories written through the store: test and benchmark data, not product code.
 
 Each night gets a results table shaped like real cells (latency growing with QPS, mesh data planes
 costing CPU and memory, a little noise) that is scored by the real scoring engine and written with

@@ -1,0 +1,8 @@
+"""tests/deploy: its helper modules (chart_facts, docs_commands) sit beside the tests."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
