@@ -57,10 +57,12 @@ if str(REPO) not in sys.path:
 import yaml  # noqa: E402
 from scipy import stats  # noqa: E402
 
+from benchmarks import fidelity_detect  # noqa: E402
 from meshmark_tasks.backends.local import provision, run_cell, teardown  # noqa: E402
 from meshmark_tasks.backends.local.settings import TestbedSettings  # noqa: E402
 from meshmark_tasks.matrix import Cell, expand_matrix  # noqa: E402
 from meshmark_tasks.profile import Profile, load_profile, profile_from_mapping  # noqa: E402
+from meshmark_tasks.stats import median_ci  # noqa: E402
 
 OUT = REPO / "var" / "benchmarks" / "fidelity"
 DEMO_PROFILE = REPO / "profiles" / "local-demo.yaml"
@@ -191,14 +193,14 @@ def cv_percent(values: Sequence[float]) -> float:
 
 
 def median_ci_half_width_percent(values: Sequence[float], confidence: float = 0.95) -> float:
-    """Half-width of the order-statistic CI of the median, in % of the median (nan below 6 values)."""
+    """Half-width of the median's CI (meshmark_tasks.stats.median_ci, the one the tables show), in %
+    of the median; nan where the level cannot be reached (fewer than 6 values at 95 %)."""
     if len(values) < 2:
         return math.nan
-    ci = stats.quantile_test(list(values), p=0.5).confidence_interval(confidence)
-    median = statistics.median(values)
-    if not (math.isfinite(ci.low) and math.isfinite(ci.high)) or median == 0:
+    ci = median_ci(list(values), level=confidence)
+    if not ci.level_reached or ci.rel_half_width is None:
         return math.nan
-    return 100 * (ci.high - ci.low) / 2 / median
+    return 100 * ci.rel_half_width
 
 
 def typical_ci_half_width_percent(values: Sequence[float], n: int, draws: int = 200, seed: int = 10) -> float:
@@ -313,7 +315,10 @@ def summarise_cpu_methods(records: Sequence[dict[str, Any]]) -> list[dict[str, A
     groups: dict[tuple[str, str, Any], list[dict[str, Any]]] = {}
     for r in records:
         if r.get("failure") is None and r.get("cpu_seconds_ticks_app") is not None:
-            group = r["label"] if r["stage"] == "night" else f"{r.get('step')}/{r.get('variant')}"
+            group = {
+                "night": r.get("label"),
+                "record": f"{r.get('label')}/{r.get('variant')}",
+            }.get(r["stage"], f"{r.get('step')}/{r.get('variant')}")
             groups.setdefault((group, r["mesh"], r["qps"]), []).append(r)
     rows = []
     for (group, mesh, qps), members in sorted(groups.items(), key=str):
@@ -628,6 +633,121 @@ def run_knob(
     return _with_runner(f"knob-{label}", body)
 
 
+def parse_changes(text: str) -> dict[str, Callable[[TestbedSettings, str], TestbedSettings]]:
+    """`app-work:16,access-log:8` -> variant name -> how it changes the settings for a mesh."""
+    changes: dict[str, Callable[[TestbedSettings, str], TestbedSettings]] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        kind, _, size = item.partition(":")
+        if not size.isdigit():
+            raise SystemExit(f"--changes: {item!r} is not KIND:SIZE (app-work:KIB or access-log:N)")
+        n = int(size)
+        if kind == "app-work":
+            changes[f"app-work-{n}kib"] = lambda s, mesh, n=n: dataclasses.replace(s, app_work_kib={mesh: n})
+        elif kind == "access-log":
+            changes[f"access-log-1-in-{n}"] = lambda s, mesh, n=n: dataclasses.replace(
+                s, access_log_every={mesh: n}
+            )
+        else:
+            raise SystemExit(f"--changes: unknown change {kind!r} (app-work, access-log)")
+    return changes
+
+
+def run_record(
+    label: str,
+    changes: dict[str, Callable[[TestbedSettings, str], TestbedSettings]],
+    *,
+    window_s: float,
+    warmup_s: float,
+    rounds: int,
+    qps: Sequence[float],
+    mesh: str = "sidecar",
+    stop_at: float | None = None,
+) -> Path:
+    """A recording for detection and CIs: every round, at each load point, every mesh unchanged and
+    `mesh` with each change, in an order rotated by one every round (round-robin: no configuration
+    always follows the same one). Stops before a round that would end after `stop_at` (epoch s).
+    """
+    profile = demo_like_profile(duration_s=window_s, warmup_s=warmup_s, qps=qps, repetitions=rounds)
+    cells = _cells_by(profile)
+    base = TestbedSettings()
+    configs: list[tuple[str, str, TestbedSettings]] = [
+        (m.name, fidelity_detect.UNCHANGED, base) for m in profile.meshes
+    ]
+    configs += [(mesh, name, change(base, mesh)) for name, change in changes.items()]
+
+    def body(runner: Runner) -> None:
+        round_s = 0.0
+        for round_ in range(rounds):
+            if stop_at is not None and time.time() + round_s > stop_at:
+                print(f"stopping before round {round_}: it would end after the deadline", file=sys.stderr)
+                return
+            started = time.monotonic()
+            shift = round_ % len(configs)
+            order = [*configs[shift:], *configs[:shift]]
+            for rate in qps:
+                for mesh_name, variant, settings in order:
+                    runner.run(
+                        profile,
+                        cells[(mesh_name, float(rate), round_)],
+                        settings,
+                        stage="record",
+                        label=label,
+                        variant=variant,
+                        round=round_,
+                        order=[f"{m}/{v}" for m, v, _ in order],
+                    )
+            round_s = max(round_s, time.monotonic() - started)
+
+    return _with_runner(f"record-{label}", body)
+
+
+def summarise_record(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """A recording's unchanged cells as one night (CVs, CIs for n rounds), and each change's effect."""
+    unchanged = [r for r in records if r["variant"] == fidelity_detect.UNCHANGED]
+    return {
+        "night": summarise_night(unchanged),
+        "effects": fidelity_detect.knob_effects(fidelity_detect.recorded(records)),
+        "rounds": len({r["round"] for r in records}),
+        "window_s": sorted({r["window_s"] for r in records}),
+    }
+
+
+def _effect_lines(rows: Sequence[dict[str, Any]]) -> list[str]:
+    lines = ["changes vs the same mesh unchanged in the same rounds (paired, log scale): change [95 % CI]"]
+    for row in rows:
+        ci = "" if row["lower"] is None else f" [{100 * row['lower']:+.1f}, {100 * row['upper']:+.1f}]"
+        p = "" if row["p_value"] is None else f" p={row['p_value']:.2g}"
+        lines.append(
+            f"  {row['variant']:>20} {row['mesh']:>8} q{_fmt(row['qps'], 0):>4} {row['metric']:>13}:"
+            f" {100 * row['change']:+.1f} %{ci}{p} ({row['pairs']} pairs)"
+        )
+    return lines
+
+
+def _detect_lines(result: dict[str, Any]) -> list[str]:
+    fa = result["false_alarms"]
+    lines = [
+        f"detect: nights of {result['reps_per_night']} rounds, {result['nights_recorded']} recorded;"
+        f" history {result['history_nights']} nights ({result['mode']}, {result['orders']} order(s));"
+        f" {result['trials']} trials over {result['distinct_test_nights']} distinct test nights",
+        f"  false alarms: {fa['flagged_series']} flagged of {fa['series_nights']} series-nights"
+        f" ({fa['series_per_night']} series a night) = {fa['per_30_nights']:.2f} per 30 nights;"
+        f" other meshes on changed nights: {fa['changed_nights_other_meshes_flagged']}",
+    ]
+    lines += [
+        f"    flagged: test night {f['test']} {f['mesh']} q{_fmt(f['qps'], 0)} {f['metric']}"
+        f" {100 * f['newest_magnitude']:+.1f} % p={f['newest_p_value']:.2g}"
+        for f in fa["flags"]
+    ]
+    for row in result["power"]:
+        lines.append(
+            f"  power {row['variant']:>20} {row['mesh']:>8} q{_fmt(row['qps'], 0):>4} {row['metric']:>13}:"
+            f" {row['flagged']}/{row['trials']} trials, {row['test_nights_flagged']}/{row['test_nights']}"
+            f" test nights (median newest change {100 * row['median_magnitude']:+.1f} %)"
+        )
+    return lines
+
+
 def _getter(metric: str) -> Callable[[dict[str, Any]], float]:
     if metric in SPEED_NORMALISED:
         return SPEED_NORMALISED[metric]
@@ -755,6 +875,12 @@ def report(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
     if compared:
         result["compare"] = summarise_compare(compared)
         lines += _compare_lines(result["compare"])
+    recorded = [r for r in records if r.get("stage") == "record"]
+    for label in sorted({r["label"] for r in recorded}):
+        summary = summarise_record([r for r in recorded if r["label"] == label])
+        result.setdefault("recordings", {})[label] = summary
+        lines += _night_lines(f"record {label} (unchanged cells)", summary["night"])
+        lines += _effect_lines(summary["effects"])
     knob = [r for r in records if r.get("stage") == "knob"]
     if knob:
         result["knob"] = summarise_knob(knob)
@@ -864,6 +990,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     compare.add_argument("--rounds", type=int, default=10)
     compare.add_argument("--qps", type=float, default=300.0)
     compare.add_argument("--label", default=None)
+    record = sub.add_parser("record", help="rounds of every mesh plus changed variants, for CIs and detect")
+    record.add_argument("--changes", default="app-work:16,access-log:8", help="KIND:SIZE,... on --mesh")
+    record.add_argument("--mesh", default="sidecar")
+    record.add_argument("--window", type=float, default=6.0)
+    record.add_argument("--warmup", type=float, default=1.0)
+    record.add_argument("--rounds", type=int, default=50)
+    record.add_argument("--qps", default="300")
+    record.add_argument("--until", default=None, help="HH:MM (UTC): start no round that would end later")
+    record.add_argument("--label", default=None)
+    detect = sub.add_parser("detect", help="power and false alarms over recorded rounds (runs nothing)")
+    detect.add_argument("files", nargs="+", type=Path)
+    detect.add_argument("--reps-per-night", type=int, default=5)
+    detect.add_argument("--history", type=int, default=None, help="nights of history (default: all others)")
+    detect.add_argument("--mode", choices=fidelity_detect.MODES, default="permuted")
+    detect.add_argument("--orders", type=int, default=3, help="random history orders per test night")
+    detect.add_argument("--seed", type=int, default=10)
     sub.add_parser("all", help="the standard sequence behind docs/benchmarks.md (hours)")
     rep = sub.add_parser("report", help="analyse saved JSON lines")
     rep.add_argument("files", nargs="+", type=Path)
@@ -871,6 +1013,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     stamp = time.strftime("%Y%m%dT%H%M%S")
     if args.stage == "all":
         run()
+        return 0
+    if args.stage == "detect":
+        result = fidelity_detect.evaluate(
+            read_jsonl(args.files),
+            reps_per_night=args.reps_per_night,
+            history_nights=args.history,
+            mode=args.mode,
+            orders=args.orders,
+            seed=args.seed,
+        )
+        print("\n".join(_detect_lines(result)))
+        name = f"{args.files[0].stem}.detect-n{args.reps_per_night}-{args.mode}.json"
+        (OUT / name).write_text(json.dumps(result, indent=2, default=str) + "\n", encoding="utf-8")
+        print(f"summary: {OUT / name}", file=sys.stderr)
         return 0
     if args.stage == "night":
         settings = LEGACY if args.legacy else TestbedSettings()
@@ -909,6 +1065,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             warmup_s=args.warmup,
             rounds=args.rounds,
             qps=args.qps,
+        )
+    elif args.stage == "record":
+        stop_at = None
+        if args.until:
+            hour, minute = (int(x) for x in args.until.split(":"))
+            now = time.gmtime()
+            stop_at = time.time() + ((hour * 60 + minute) - (now.tm_hour * 60 + now.tm_min)) * 60 - now.tm_sec
+        path = run_record(
+            args.label or stamp,
+            parse_changes(args.changes),
+            window_s=args.window,
+            warmup_s=args.warmup,
+            rounds=args.rounds,
+            qps=[float(q) for q in args.qps.split(",")],
+            mesh=args.mesh,
+            stop_at=stop_at,
         )
     elif args.stage == "knob":
         kibs = [int(k) for k in args.kib.split(",") if k]
