@@ -23,7 +23,7 @@ from airflow.sdk import CronTriggerTimetable, Param, TriggerRule, dag, get_curre
 
 from meshmark_tasks.assets import RESULTS_ASSET
 from meshmark_tasks.backends.kubernetes.callbacks import RecordLoadWindow
-from meshmark_tasks.config import profiles_dir, storage_root
+from meshmark_tasks.config import profiles_dir, scheduled_profile, storage_root
 from meshmark_tasks.constants import LOADTEST_POOL, LOCAL, NIGHTLY_DAG_ID, WEB_PREFIX
 from meshmark_tasks.trigger_form import nightly_param_specs
 
@@ -49,6 +49,10 @@ Runs a performance profile's matrix (mesh × QPS × connections × payload) as o
 cell, validates the measurements with Great Expectations (bad rows go to the `quarantine` table
 with a reason), scores MeshMark and publishes the run. Trigger it with the form to test before a
 mesh upgrade: every field is optional; empty means "the profile's".
+
+**Scheduled runs** use the profile `{scheduled_profile()}` (`MESHMARK_SCHEDULED_PROFILE`), sized
+for nightly trends you can trust (longer windows, more repetitions); the form's default is the
+one-minute `{PARAM_SPECS["profile"]["default"]}`.
 
 **Needs the pool `{LOADTEST_POOL}`** with 1 slot, counting deferred tasks, so that load tests never
 overlap: `airflow pools set {LOADTEST_POOL} 1 "meshmark load tests" --include-deferred`
@@ -93,7 +97,8 @@ def meshmark_nightly() -> None:
         from meshmark_tasks.pipeline.nightly import plan_run
 
         context = get_current_context()
-        run_plan = plan_run(context["params"])
+        # Scheduled runs take the scheduled profile (local-nightly); triggered runs the form's.
+        run_plan = plan_run(context["params"], scheduled=context["dag_run"].run_type == "scheduled")
         context["ti"].xcom_push(key="plan", value=run_plan)
         return run_plan["cells"]
 
