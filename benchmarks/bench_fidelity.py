@@ -2,7 +2,7 @@
 
 A benchmark, not a test: it runs the local backend for real for many minutes (not part of CI, not
 part of `make bench`; run it as `python -m benchmarks.bench_fidelity STAGE ...`). Every repetition's
-measurement is saved as one JSON line under var/benchmarks/fidelity/, so analysis (and, later,
+measurement is saved as one JSON line under var/benchmarks/fidelity/, so analysis (CIs, effects,
 change-point detection) reads files and never needs the run again.
 
 Stages
@@ -10,7 +10,7 @@ Stages
   rates and repetitions given): repetitions in interleaved rounds, for each load point, for each
   round, for each mesh; the order is recorded (`seq`, `round`). Reports, per mesh and load point,
   the CV of p50, p99 and data-plane CPU (app CPU for the baseline) and the 95 % confidence interval
-  of the within-night median (an order-statistic CI: scipy.stats.quantile_test) as a half-width in
+  of the within-night median (meshmark_tasks.stats.median_ci, order statistics) as a half-width in
   % of the median, for the first n rounds (n = 6, 8, 10, ...: what a night of n repetitions gives).
 - `steps`: what each noise-reduction step buys. For each step an A/B pair (the testbed before and
   after the step) runs interleaved, A B in odd rounds and B A in even ones, on the same cells, so
@@ -20,14 +20,16 @@ Stages
   extra work per request (SHA-256 over N KiB, `TestbedSettings.app_work_kib`) and the sidecar
   switched to its access-logging variant (network function `telemetry`), each interleaved against
   the unchanged sidecar; reports the pair-by-pair change of p50, p99, data-plane and app CPU.
+- `record`: the recording behind detection and the nightly's sizing: every round, at each load
+  point, every mesh unchanged plus the sidecar mesh with each change (`--changes
+  app-work:16,access-log:8`), in an order rotated by one every round; `--until HH:MM` (UTC) starts
+  no round that would end later. Reports the unchanged cells as a night (CVs, CIs for n rounds)
+  and each change's effect (a paired comparison with the same mesh unchanged in the same rounds,
+  `meshmark_tasks.stats.paired_comparison`).
+- `detect`: runs nothing. Power and false alarms of the change-point detector the trend report
+  uses (`meshmark_tasks.stats.detect_frame`, `ChangePointConfig()` defaults) over nights composed
+  from a recording: `benchmarks/fidelity_detect.py` says exactly how.
 - `report`: re-analyse saved JSON lines (`--files`) without running anything.
-
-Extending with detection (`--detect`, for the integration step): a no-change night is a `night`
-run; a changed night is a `night` run with `--change-mesh sidecar --change-kib N` (the knob sized
-from the `knob` stage to move the chosen series by about 10 %). Build per-series histories (mesh ×
-load point × metric, one value per repetition, nights in order) from the JSON lines, run the stats
-package's change-point detection on each, and count: a changed night must be flagged on its first
-night in >= 9 of 10 trials; no-change nights must flag at most one series per 30 nights.
 
 Conditions: this machine has 2 cores shared with other engineers' work; every record carries the
 1-minute load average and where each component ran, and every comparison here is interleaved.
