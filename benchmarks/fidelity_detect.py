@@ -41,7 +41,14 @@ import pandas as pd
 from meshmark_tasks.stats import ChangePointConfig, detect_frame, paired_comparison
 
 UNCHANGED = "unchanged"
-DETECT_METRICS = ("p50_ms", "p99_ms", "cpu_dataplane", "cpu_app")
+MEASURED_METRICS = ("p50_ms", "p99_ms", "cpu_dataplane", "cpu_app")
+# Within-cell ratios to the app's CPU in the same window: the app does the same work per request
+# in every configuration, so this cancels how fast the (shared, virtual) machine ran in that window.
+NORMALISED_METRICS = {
+    "cpu_dataplane_per_app_cpu": lambda r: r["cpu_dataplane"] / r["cpu_app"],
+    "p50_ms_per_app_cpu_ms": lambda r: r["p50_ms"] / (1000 * r["cpu_seconds_app"] / r["requests"]),
+}
+DETECT_METRICS = (*MEASURED_METRICS, *NORMALISED_METRICS)
 SERIES_KEYS = ["mesh", "qps"]
 MODES = ("permuted", "recorded")
 
@@ -129,13 +136,23 @@ def trial_frame(
                     # A changed cell that failed is a missing value, like any failed repetition.
                     record = index.get((rnd, mesh, qps, change[1]), {})
                 row = {"mesh": mesh, "qps": qps, "night": night}
-                row.update({m: _value(record.get(m)) for m in DETECT_METRICS})
+                row.update({m: metric_value(record, m) for m in DETECT_METRICS})
                 rows.append(row)
     return pd.DataFrame(rows, columns=[*SERIES_KEYS, "night", *DETECT_METRICS])
 
 
 def _value(value: Any) -> float:
     return math.nan if value is None else float(value)
+
+
+def metric_value(record: dict[str, Any], metric: str) -> float:
+    """A measured metric, or a normalised one computed from the record (NaN when not computable)."""
+    if metric in NORMALISED_METRICS:
+        try:
+            return float(NORMALISED_METRICS[metric](record))
+        except (KeyError, TypeError, ZeroDivisionError):
+            return math.nan
+    return _value(record.get(metric))
 
 
 def detect_trial(frame: pd.DataFrame, config: ChangePointConfig | None = None) -> pd.DataFrame:
@@ -172,8 +189,8 @@ def knob_effects(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
             pairs = [(index[(r, mesh, qps, variant)], index.get((r, mesh, qps, UNCHANGED))) for r in rounds]
             pairs = [(a, b) for a, b in pairs if b is not None]
             for metric in DETECT_METRICS:
-                changed = [_value(a.get(metric)) for a, _ in pairs]
-                unchanged = [_value(b.get(metric)) for _, b in pairs]
+                changed = [metric_value(a, metric) for a, _ in pairs]
+                unchanged = [metric_value(b, metric) for _, b in pairs]
                 if not pairs or not any(v > 0 for v in unchanged):
                     continue
                 cmp = paired_comparison(changed, unchanged)

@@ -51,6 +51,8 @@ def recording(
                 for metric, level in zip(METRICS, LEVELS[mesh], strict=True):
                     noise = math.exp(drift + rng.gauss(0, NOISE[metric]))
                     record[metric] = level * factor.get(metric, 1.0) * noise
+                record["requests"] = 1800
+                record["cpu_seconds_app"] = record["cpu_app"] * 6.0
                 records.append(record)
     return records
 
@@ -91,7 +93,8 @@ def test_the_changed_mesh_takes_the_variant_on_the_test_night_only() -> None:
 def test_the_baseline_has_no_data_plane_series() -> None:
     records = recording(12)
     flags = detect_trial(trial_frame(records, blocks_of(records, 2), Trial(5, (0, 1, 2, 3, 4))))
-    assert len(flags) == 3 * 4 - 1
+    # 4 measured + 2 normalised metrics; the baseline has neither data-plane series.
+    assert len(flags) == 3 * 6 - 2
     assert set(flags["status"]) == {"ok"}
     assert not flags[(flags["mesh"] == "baseline") & (flags["metric"] == "cpu_dataplane")].size
 
@@ -100,7 +103,7 @@ def test_a_large_change_is_found_on_its_first_night_and_stationary_nights_flag_n
     records = recording(24, change={"cpu_dataplane": 1.3}, qps=(100.0, 300.0))
     result = evaluate(records, reps_per_night=4, mode="permuted", orders=1)
     assert (result["nights_recorded"], result["history_nights"], result["trials"]) == (6, 5, 6)
-    assert result["false_alarms"]["series_per_night"] == 2 * (3 * 4 - 1)
+    assert result["false_alarms"]["series_per_night"] == 2 * (3 * 6 - 2)
     assert result["false_alarms"]["flagged_series"] == 0
     power = {(row["qps"], row["metric"]): row for row in result["power"]}
     for qps in (100.0, 300.0):
