@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 UV     := $(BIN)/uv
 UV_VERSION := 0.13.8
 
-.PHONY: setup services lock lint typecheck test test-fast nightly airflow airflow-stop bench clean
+.PHONY: setup services lock lint typecheck test test-fast nightly airflow airflow-stop bench bench-pipeline clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -66,6 +66,11 @@ airflow-stop:
 
 bench: setup
 	$(BIN)/python -m benchmarks
+
+# The pipeline's overhead alone (docs/benchmarks.md): parse times, the demo's nightly run, and one
+# more run per duration in MESHMARK_BENCH_DURATION_S (e.g. "12 18"); writes var/benchmarks/pipeline.json.
+bench-pipeline: setup
+	$(BIN)/python -m benchmarks.bench_pipeline
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

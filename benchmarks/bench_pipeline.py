@@ -12,8 +12,16 @@
    sum of its load-test windows (target ≤ 1.25 on the demo profile), plus the same for the whole
    `meshmark nightly` command (Airflow start-up and the trend report included).
 
-MESHMARK_BENCH_DURATION_S overrides the profile's per-cell duration (longer windows amortise the
-fixed per-task cost; the ratio for the profile as shipped is the headline number).
+MESHMARK_BENCH_DURATION_S adds runs at other per-cell durations (one or several, e.g. "12 18";
+longer windows amortise the fixed costs; the ratio for the profile as shipped is the headline
+number). MESHMARK_BENCH_PARSE_ONLY=1 measures the parse times only.
+
+Each nightly run also says where its time went (`where_the_dag_run_went_s`): per task from
+Airflow's task instances, and inside the cells per testbed phase from each cell's
+raw/<run>/<cell>.testbed.json (topology start and readiness, warm-up, the load generator's own
+start and stop around its window, teardown), so every second beyond the windows has a name.
+
+One command: `make bench-pipeline` (the same as `.venv/bin/python -m benchmarks.bench_pipeline`).
 """
 
 from __future__ import annotations
@@ -123,6 +131,7 @@ def nightly_overhead(duration_s: float | None) -> dict[str, Any]:
         cmd += ["--airflow-home", str(Path(tmp) / "airflow")]
         if duration_s is not None:
             cmd += ["--duration-s", str(duration_s)]
+        load_before = list(os.getloadavg())
         start = time.perf_counter()
         proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
         command_wall = time.perf_counter() - start
@@ -131,6 +140,10 @@ def nightly_overhead(duration_s: float | None) -> dict[str, Any]:
         run_info = json.loads((Path(tmp) / "airflow" / "last_nightly_run.json").read_text())
         results = DatasetStore(root).read("results")
         windows = float(pc.sum(results["duration_s"]).as_py())
+        where = where_the_time_went(
+            Path(tmp) / "airflow" / "airflow.db", run_info["dag_run"], run_info["wall_s"], windows
+        )
+        where.update(cell_phases(Path(root), windows, where.get("task_run_cell", 0.0)))
         return {
             "cells": results.num_rows,
             "sum_of_load_test_windows_s": windows,
@@ -138,9 +151,8 @@ def nightly_overhead(duration_s: float | None) -> dict[str, Any]:
             "dag_run_over_windows": run_info["wall_s"] / windows,
             "command_wall_s": command_wall,
             "command_over_windows": command_wall / windows,
-            "where_the_dag_run_went_s": where_the_time_went(
-                Path(tmp) / "airflow" / "airflow.db", run_info["dag_run"], run_info["wall_s"], windows
-            ),
+            "where_the_dag_run_went_s": where,
+            "load_average_before_after": [load_before, list(os.getloadavg())],
         }
 
 
@@ -170,9 +182,37 @@ def where_the_time_went(db: Path, run_id: str, wall_s: float, windows_s: float) 
     }
 
 
+def cell_phases(storage_root: Path, windows_s: float, run_cell_task_s: float) -> dict[str, float]:
+    """The cells' time beyond their windows, by testbed phase (summed over the cells).
+
+    `cells_loadgen_start_stop` is the measured phase minus the window itself (k6 starting, its
+    graceful stop, the summary it writes); `run_cell_outside_the_testbed` is the rest of the
+    run_cell tasks (Airflow's task start and end, XCom, the raw output copied into the store).
+    """
+    details = [json.loads(p.read_text()) for p in sorted(storage_root.glob("raw/*/*.testbed.json"))]
+    if not details:
+        return {}
+
+    def total(phase: str) -> float:
+        return sum(float(d.get("phases_s", {}).get(phase, 0.0)) for d in details)
+
+    in_testbed = sum(sum(float(v) for v in d.get("phases_s", {}).values()) for d in details)
+    return {
+        "cells_start_and_ready": round(total("start_and_ready"), 2),
+        "cells_warmup": round(total("warmup"), 2),
+        "cells_loadgen_start_stop": round(total("measured") - windows_s, 2),
+        "cells_teardown": round(total("teardown"), 2),
+        "run_cell_outside_the_testbed": round(run_cell_task_s - in_testbed, 2),
+    }
+
+
+def _durations() -> list[float]:
+    raw = os.environ.get("MESHMARK_BENCH_DURATION_S", "")
+    return [float(value) for value in raw.replace(",", " ").split()]
+
+
 def run() -> dict:
     parse = parse_times()
-    env_duration = os.environ.get("MESHMARK_BENCH_DURATION_S")
     warm = parse["warm"]
     result: dict = {
         "parse_time_s": warm,
@@ -186,8 +226,8 @@ def run() -> dict:
         return result
     result["nightly_demo_profile"] = nightly_overhead(None)
     result["overhead_target"] = 1.25
-    if env_duration:
-        result[f"nightly_duration_{env_duration}s"] = nightly_overhead(float(env_duration))
+    for duration_s in _durations():
+        result[f"nightly_duration_{duration_s:g}s"] = nightly_overhead(duration_s)
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(result, indent=2))
     return result

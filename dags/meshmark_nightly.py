@@ -19,7 +19,15 @@ from datetime import timedelta
 from pathlib import Path
 
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
-from airflow.sdk import CronTriggerTimetable, Param, TriggerRule, dag, get_current_context, task, teardown
+from airflow.sdk import (
+    CronTriggerTimetable,
+    Param,
+    TriggerRule,
+    dag,
+    get_current_context,
+    task,
+    teardown,
+)
 
 from meshmark_tasks.assets import RESULTS_ASSET
 from meshmark_tasks.backends.kubernetes.callbacks import RecordLoadWindow
@@ -62,9 +70,9 @@ overlap: `airflow pools set {LOADTEST_POOL} 1 "meshmark load tests" --include-de
 
 | what | where |
 | --- | --- |
-| Parquet: `results`, `meshmark`, `meshmark_config`, `quarantine` | `<root>/<table>/run_date=YYYY-MM-DD/` |
+| Parquet tables (docs/data-model.md), one file per table and run | `<root>/<table>/run_date=YYYY-MM-DD/` |
 | raw load-generator outputs | `<root>/raw/<run>/` |
-| the run's summary (data quality, counts, MeshMark per mesh) | `<root>/runs/<run>.json` |
+| the run's summary (data quality, counts, MeshMark per mesh) | `<root>/run_summaries/<run>.json` |
 | Great Expectations Data Docs of the run | `<root>/data_docs/<run>/` |
 | trend report (the `meshmark_trend_report` DAG, after every run) | `<root>/reports/latest/` |
 
@@ -94,11 +102,18 @@ def meshmark_nightly() -> None:
     # every other task needs, goes out under the XCom key "plan".
     @task(show_return_value_in_logs=False)
     def plan() -> list[dict]:
-        from meshmark_tasks.pipeline.nightly import plan_run
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from meshmark_tasks.pipeline.nightly import plan_input_errors, plan_run
 
         context = get_current_context()
-        # Scheduled runs take the scheduled profile (local-nightly); triggered runs the form's.
-        run_plan = plan_run(context["params"], scheduled=context["dag_run"].run_type == "scheduled")
+        try:
+            # Scheduled runs take the scheduled profile (local-nightly); triggered runs the form's.
+            scheduled = getattr(context.get("dag_run"), "run_type", None) == "scheduled"
+            run_plan = plan_run(context["params"], scheduled=scheduled)
+        except plan_input_errors() as exc:
+            # A broken profile or override stays broken: fail once, now, without retries.
+            raise AirflowFailException(str(exc)) from None
         context["ti"].xcom_push(key="plan", value=run_plan)
         return run_plan["cells"]
 
@@ -165,6 +180,7 @@ def meshmark_nightly() -> None:
             [cell_outputs[i] for i in range(len(cell_outputs))],
             run_id=context["run_id"],
             run_date=run_date_of(context["dag_run"].logical_date or context["dag_run"].run_after),
+            run_ts=context["dag_run"].start_date,
         )
         context["outlet_events"][RESULTS_ASSET].extra = {
             k: summary[k] for k in ("run_id", "run_date", "data_quality", "cells_scored", "cells_quarantined")
@@ -199,6 +215,9 @@ def meshmark_nightly() -> None:
     ).expand_kwargs(pod_kwargs)
     pod_outputs = collect.partial(run_plan=run_plan).expand(cell=cells)
     pods >> pod_outputs
+    # The branch skips the whole kubernetes side itself, in the same step: left to cascade
+    # (render_pods, then loadgen, then collect), finalize would wait scheduling passes for it.
+    branch >> [pods, pod_outputs]
 
     summary = finalize(run_plan, local_outputs.concat(pod_outputs))
     summary >> teardown_testbed(run_plan).as_teardown(setups=provisioned)

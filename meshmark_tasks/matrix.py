@@ -26,7 +26,9 @@ class Cell(BaseModel):
     connections: int
     payload_bytes: int
     protocol: str
-    repetition: int
+    repetition: int  # also the round the cell runs in (see expand_matrix)
+    # Position in the run's execution order (0-based); None for a cell not made by expand_matrix.
+    sequence: int | None = None
 
     @property
     def load_point(self) -> tuple[float | None, int, int, str]:
@@ -35,15 +37,21 @@ class Cell(BaseModel):
 
 
 def expand_matrix(profile: Profile) -> list[Cell]:
-    """All cells of a profile in a deterministic order: mesh, qps, connections, payload, protocol, rep.
+    """All cells of a profile in execution order: load point, round (repetition), mesh.
 
-    Baselines come first within each load point's sweep order because meshes keep profile order and
-    profiles list the baseline first by convention; scoring does not depend on the order.
+    A load point's repetitions run in rounds across the mesh configurations - for each load
+    point (qps, connections, payload, protocol), for each round r, every mesh once, baseline
+    first - so slow drift of the machine hits every configuration alike and a mesh's round r is
+    measured back to back with the baseline's round r (the pair that overheads are computed from).
+    Meshes keep profile order after the baseline. The list order is the execution order on both
+    backends (the one-slot pool runs the mapped cells in map-index order); `Cell.sequence` records
+    it, and `repetition` is the round.
     """
     m = profile.matrix
-    cells = []
-    for mesh, qps, conns, payload, protocol, rep in itertools.product(
-        profile.meshes, m.qps, m.connections, m.payload_bytes, m.protocol, range(profile.repetitions)
+    meshes = sorted(profile.meshes, key=lambda mesh: not mesh.is_baseline)  # stable: baseline first
+    cells: list[Cell] = []
+    for qps, conns, payload, protocol, rep, mesh in itertools.product(
+        m.qps, m.connections, m.payload_bytes, m.protocol, range(profile.repetitions), meshes
     ):
         requested = None if qps == "max" else float(qps)
         cells.append(
@@ -58,6 +66,7 @@ def expand_matrix(profile: Profile) -> list[Cell]:
                 payload_bytes=payload,
                 protocol=protocol,
                 repetition=rep,
+                sequence=len(cells),
             )
         )
     return cells

@@ -285,6 +285,8 @@ class SloConfig(_Strict):
 class PriceConfig(_Strict):
     cpu_core_hour: Number = Field(default=0.0316, ge=0)
     mem_gib_hour: Number = Field(default=0.0042, ge=0)
+    # The unit of both prices and of meshmark.mesh_cost_per_million_requests (stored beside it).
+    currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$", description="ISO 4217 code of the prices")
 
 
 class Toleration(_Strict):

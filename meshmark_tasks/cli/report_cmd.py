@@ -19,7 +19,7 @@ from meshmark_tasks.errors import MeshmarkError
 # A century: the window's first day must stay inside the calendar (date arithmetic overflowed
 # for --days 99999999), and no dataset holds more history than this.
 MAX_DAYS = 36_525
-# More runs in the rolling baseline than a century of nightly runs cannot change the result.
+# More runs of history than a century of nightly runs cannot change the result.
 MAX_HISTORY_RUNS = MAX_DAYS
 
 
@@ -32,7 +32,10 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--days", type=int, default=30, help="history window in days (default 30)")
     parser.add_argument("--mesh", action="append", default=None, help="only this mesh (repeatable)")
     parser.add_argument(
-        "--history-runs", type=int, default=7, help="runs in the rolling baseline (default 7)"
+        "--history-runs",
+        type=int,
+        default=90,
+        help="newest runs of the window in which change points are looked for (default 90)",
     )
     parser.add_argument("--fail-on-regression", action="store_true", help="exit 1 when a regression is found")
     parser.set_defaults(handler=_report)

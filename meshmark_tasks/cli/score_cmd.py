@@ -6,8 +6,10 @@ cell_id (generated from the load point when absent), repetition (default 0), run
 mesh_kind, network_functions and slo_p99_ms are optional. Other `results` columns are accepted and
 ignored; any other key is an error (a misspelt field would otherwise silently null an MUE).
 
-Prints one JSON object: {"cells": [per-cell MeshMark rows], "configs": [per-mesh aggregates]}, with
-null wherever a value is not computable.
+Prints one JSON object: {"cells": [per-cell MeshMark rows], "configs": [per-mesh aggregates],
+"load_points": [per mesh and load point: medians with 95 % CIs, deltas vs the baseline paired by
+repetition, with p-values]}, with null wherever a value is not computable (every CI and p-value
+with one repetition).
 """
 
 from __future__ import annotations
@@ -207,7 +209,10 @@ def _json_value(value: Any) -> Any:
         return value.isoformat()
     if hasattr(value, "item"):  # numpy scalar
         return _json_value(value.item())
-    if value is None or value != value:  # pd.NA / NaN-like
+    try:
+        if value is None or value != value:  # NaN-like
+            return None
+    except TypeError:  # pd.NA: its truth value is ambiguous
         return None
     return value
 
@@ -249,7 +254,7 @@ def _score(args: argparse.Namespace) -> int:
         raise ScoringInputError(f"{args.cells}: no cells (the file has no JSON lines)")
     import numpy as np
 
-    from meshmark_tasks.scoring import aggregate_by_config, score_cells
+    from meshmark_tasks.scoring import aggregate_by_config, score_cells, summarise_load_points
 
     frame = _frame_from_rows(rows)
     # An overflow is reported below as one line naming the cell, not as numpy warnings.
@@ -259,9 +264,12 @@ def _score(args: argparse.Namespace) -> int:
         except MeshmarkError as exc:
             raise ScoringInputError(f"{args.cells}: {exc}") from None
         configs = aggregate_by_config(scored)
+        load_points = summarise_load_points(scored, frame)
     _check_finite(scored, args.cells)
     _check_finite(configs, args.cells)
-    document = {"cells": _records(scored), "configs": _records(configs)}
+    # A ratio of extreme inputs can overflow to inf; it is not computable, like a zero denominator.
+    load_points = load_points.replace([np.inf, -np.inf], np.nan)
+    document = {"cells": _records(scored), "configs": _records(configs), "load_points": _records(load_points)}
     sys.stdout.write(json.dumps(document, allow_nan=False) + "\n")
     return 0
 

@@ -17,9 +17,11 @@ from typing import Any
 from meshmark_tasks.errors import MeshmarkError
 from meshmark_tasks.schemas import QUARANTINE, RESULTS
 
-_RUN_COLUMNS = ("run_id", "run_date")
+# Set for the whole run when it is written (pipeline/run_columns.py), not per imported row.
+_RUN_COLUMNS = ("run_id", "run_date", "run_ts")
+_RUN_LEVEL_QUARANTINE = (*_RUN_COLUMNS, "profile", "backend", "reasons_text")
 RESULT_COLUMNS: tuple[str, ...] = tuple(f.name for f in RESULTS if f.name not in _RUN_COLUMNS)
-QUARANTINE_COLUMNS: tuple[str, ...] = tuple(f.name for f in QUARANTINE if f.name not in _RUN_COLUMNS)
+QUARANTINE_COLUMNS: tuple[str, ...] = tuple(f.name for f in QUARANTINE if f.name not in _RUN_LEVEL_QUARANTINE)
 
 
 class ImportParseError(MeshmarkError):

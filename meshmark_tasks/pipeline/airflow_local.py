@@ -16,6 +16,7 @@ table, and the end the paths. What a script needs (run id, state, wall time, tas
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -28,6 +29,8 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 RUN_INFO_FILE = "last_nightly_run.json"
+# '<pid> <start time>' of the process running DAGs under this AIRFLOW_HOME (lifecycle.owner_record).
+OWNER_FILE = "nightly.owner"
 
 
 def airflow_env(airflow_home: Path, storage_root: str) -> dict[str, str]:
@@ -122,6 +125,37 @@ def _start_execution_api() -> None:
         return
 
 
+def fail_stale_runs(home: Path) -> list[str]:
+    """Mark failed the DAG runs (and their unfinished tasks) a killed earlier command left `running`.
+
+    Only when no live process owns this AIRFLOW_HOME (nightly.owner, start-time checked): a run
+    another command is driving right now is not stale. Returns the run ids marked failed.
+    """
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+    from airflow.utils.state import DagRunState, State, TaskInstanceState
+    from sqlalchemy import select
+
+    from meshmark_tasks.pipeline.lifecycle import is_alive, owner_record
+
+    owner = home / OWNER_FILE
+    with contextlib.suppress(OSError):
+        if is_alive(owner.read_text(encoding="utf-8")):
+            return []
+    owner.write_text(owner_record(), encoding="utf-8")
+    failed = []
+    with create_session() as session:
+        for dag_run in session.scalars(select(DagRun).where(DagRun.state == DagRunState.RUNNING)):
+            for ti in dag_run.get_task_instances(session=session):
+                if ti.state not in State.finished:
+                    ti.state = TaskInstanceState.FAILED
+            dag_run.set_state(DagRunState.FAILED)
+            failed.append(dag_run.run_id)
+    for run_id in failed:
+        print(f"meshmark: run {run_id} was left running by a killed command: marked failed", file=sys.stderr)
+    return failed
+
+
 def _task_states(run: Any) -> dict[str, str]:
     return {
         ti.task_id + (f"[{ti.map_index}]" if ti.map_index >= 0 else ""): str(ti.state)
@@ -130,6 +164,22 @@ def _task_states(run: Any) -> dict[str, str]:
 
 
 def run(conf: dict[str, Any], logical_date: str | None = None) -> int:
+    """Run the nightly DAG, then the report DAG; a signal stops both and removes the run's files."""
+    from meshmark_tasks.pipeline import lifecycle
+
+    lifecycle.reap_leftovers()
+    folder = lifecycle.claim_run_dir()
+    lifecycle.exit_cleanly_on_signals(folder)
+    lifeline = os.environ.pop(lifecycle.LIFELINE_FD_ENV, None)
+    if lifeline is not None:
+        lifecycle.stop_when_closed(folder, int(lifeline))
+    try:
+        return _run_dags(conf, logical_date)
+    finally:
+        lifecycle.release_run_dir(folder)
+
+
+def _run_dags(conf: dict[str, Any], logical_date: str | None) -> int:
     from meshmark_tasks.config import storage_root
     from meshmark_tasks.constants import NIGHTLY_DAG_ID, REPORT_DAG_ID
     from meshmark_tasks.storage import DatasetStore
@@ -137,6 +187,7 @@ def run(conf: dict[str, Any], logical_date: str | None = None) -> int:
     _quiet_airflow()
     _show_progress()
     _prepare_database()
+    fail_stale_runs(Path(os.environ["AIRFLOW_HOME"]))
     dags = _dags()
     _start_execution_api()
     nightly = dags[NIGHTLY_DAG_ID]
@@ -159,7 +210,10 @@ def run(conf: dict[str, Any], logical_date: str | None = None) -> int:
         return 1
     report = dags[REPORT_DAG_ID].test()
     store = DatasetStore(storage_root())
-    print(f"parquet dataset: {store.root}  (tables: results, meshmark, meshmark_config, quarantine)")
+    print(
+        f"parquet dataset: {store.root}  "
+        "(tables: results, meshmark, meshmark_config, meshmark_summary, quarantine)"
+    )
     index = f"{store.reports_dir('latest')}/index.html"
     print(f"report:          {index}  (report DAG run ended {report.state})")
     return 0 if str(report.state) == "success" else 1

@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 progress = logging.getLogger(PROGRESS_LOGGER)
 
 PlanLike = RunPlan | Mapping[str, Any]
+TESTBED_DETAILS_EXT = "testbed.json"  # raw/<run>/<cell>.testbed.json, local cells only
 
 
 def plan_run(params: Mapping[str, Any], *, scheduled: bool = False) -> dict[str, Any]:
@@ -44,6 +45,15 @@ def plan_run(params: Mapping[str, Any], *, scheduled: bool = False) -> dict[str,
 
 def profile_of(plan: PlanLike) -> Profile:
     return RunPlan.of(plan).profile
+
+
+def plan_input_errors() -> tuple[type[Exception], ...]:
+    """What plan_run raises for bad input (a broken profile, bad overrides): retrying cannot help."""
+    from pydantic import ValidationError
+
+    from meshmark_tasks.errors import ConfigError, InputFileError, ProfileError
+
+    return (ProfileError, ConfigError, InputFileError, ValidationError, ValueError)
 
 
 def provision_run(plan: PlanLike, run_id: str) -> list[str]:
@@ -74,6 +84,11 @@ def run_planned_cell(
             store = DatasetStore(run_plan.storage_root, conn_id=run_plan.storage_conn_id)
             ext = f"{measurement.raw_format or 'out'}{''.join(Path(measurement.raw_path).suffixes[-1:])}"
             raw_path = store.put_raw(run_id, cell.cell_id, Path(measurement.raw_path), ext)
+            # The local testbed's account of the cell (phase timings, ports, each process's CPU
+            # and memory) is kept beside it: what a slow or odd cell is checked against.
+            details = Path(scratch) / f"{cell.cell_id}.{TESTBED_DETAILS_EXT}"
+            if details.is_file():
+                store.put_raw(run_id, cell.cell_id, details, TESTBED_DETAILS_EXT)
     position = (run_plan.cell_ids.index(cell.cell_id) + 1, len(run_plan.cells))
     line = cell_line(measurement, position=position)
     progress.log(logging.WARNING if measurement.failure else logging.INFO, line)
@@ -116,8 +131,11 @@ def finalize_run(
     *,
     run_id: str,
     run_date: date,
+    run_ts: datetime | None = None,
 ) -> dict[str, Any]:
     """Collect → validate (quarantine) → score → write the tables; returns the run summary.
+
+    `run_ts`: when the run started (the DAG run's start), the same in every table of the run.
 
     Raises RunFailedError after writing everything when no cell survived, so the DAG run fails
     loudly while the quarantine table still says why.
@@ -126,6 +144,7 @@ def finalize_run(
 
     from meshmark_tasks.pipeline.publish import publish_run
     from meshmark_tasks.pipeline.rows import failed_test_row, results_row
+    from meshmark_tasks.pipeline.run_columns import planned_load_points
     from meshmark_tasks.storage import DatasetStore
 
     run_plan = RunPlan.of(plan)
@@ -148,7 +167,13 @@ def finalize_run(
         qps_tolerance=profile.qps_tolerance,
         weights=profile.weights,
         prices=profile.prices,
-        run_fields={"profile": profile.name, "backend": run_plan.backend},
+        run_fields={
+            "profile": profile.name,
+            "backend": run_plan.backend,
+            "currency": profile.prices.currency,
+        },
+        run_ts=run_ts,
+        load_points=planned_load_points(run_plan.cells),
     )
     progress.info("run published:\n%s", run_table(summary))
     return summary

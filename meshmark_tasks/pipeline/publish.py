@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from meshmark_tasks.errors import MeshmarkError
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from meshmark_tasks.storage import DatasetStore
     from meshmark_tasks.validation import ValidationOutcome
 
-TABLES_WRITTEN = ("results", "meshmark", "meshmark_config", "quarantine")
+TABLES_WRITTEN = ("results", "meshmark", "meshmark_config", "meshmark_summary", "quarantine", "runs")
 
 
 class RunFailedError(MeshmarkError):
@@ -40,6 +40,35 @@ class EvaluatedRun:
     outcome: ValidationOutcome
     scored: pd.DataFrame
     configs: pd.DataFrame
+    # Per mesh and load point: medians of the repetitions with CIs, paired deltas vs the baseline.
+    load_points: pd.DataFrame | None = None
+
+
+def _number(value: Any, digits: int = 3) -> float | None:
+    """A JSON-safe rounded number, None for null/NaN (what a run with too few rounds cannot say)."""
+    import pandas as pd
+
+    return None if value is None or pd.isna(value) else round(float(value), digits)
+
+
+def meshmark_uncertainty(configs: pd.DataFrame) -> dict[str, dict[str, Any]]:
+    """Per mesh: the CI of meshmark_mean and its difference from the baseline (JSON-safe, None for
+    what a run with too few rounds cannot say)."""
+    out: dict[str, dict[str, Any]] = {}
+    for record in configs.to_dict("records"):
+        significant = _number(record.get("meshmark_delta_significant"))
+        rounds = _number(record.get("repetitions_used"))
+        out[str(record["mesh"])] = {
+            "repetitions_used": None if rounds is None else int(rounds),
+            "ci_low": _number(record.get("meshmark_ci_low")),
+            "ci_high": _number(record.get("meshmark_ci_high")),
+            "delta_vs_baseline": _number(record.get("meshmark_delta")),
+            "delta_ci_low": _number(record.get("meshmark_delta_ci_low")),
+            "delta_ci_high": _number(record.get("meshmark_delta_ci_high")),
+            "p_value": _number(record.get("meshmark_delta_p_value"), 6),
+            "significant": None if significant is None else bool(significant),
+        }
+    return out
 
 
 def evaluate_run(
@@ -57,7 +86,7 @@ def evaluate_run(
     `imported`: the rows come from another tool's results, validated with the import variant of
     the results suite (docs/validation.md, "Imported runs").
     """
-    from meshmark_tasks.scoring import aggregate_by_config, score_cells
+    from meshmark_tasks.scoring import aggregate_by_config, score_cells, summarise_load_points
     from meshmark_tasks.validation import validate_results
 
     outcome = validate_results(
@@ -68,7 +97,9 @@ def evaluate_run(
         imported=imported,
     )
     scored = score_cells(outcome.good, weights=weights, prices=prices)
-    return EvaluatedRun(outcome, scored, aggregate_by_config(scored))
+    return EvaluatedRun(
+        outcome, scored, aggregate_by_config(scored), summarise_load_points(scored, outcome.good)
+    )
 
 
 def publish_run(
@@ -84,6 +115,8 @@ def publish_run(
     prices: PriceConfig | None = None,
     run_fields: Mapping[str, Any] | None = None,
     imported: bool = False,
+    run_ts: datetime | None = None,
+    load_points: Mapping[str, int] | None = None,
 ) -> dict[str, Any]:
     """Validate `results`, quarantine what fails, score the rest, write everything; return the summary.
 
@@ -94,9 +127,11 @@ def publish_run(
     - `qps_tolerance`, `weights`, `prices`: the validation and scoring rules (a profile's).
     - `run_fields`: extra fields for the run summary (profile, backend, ...).
     - `imported`: validate with the import suite (see `evaluate_run`).
+    - `run_ts`: when the run started (default: see run_columns.RunContext.of).
+    - `load_points`: mesh -> load points planned; configurations scored at fewer are `partial`.
 
-    Writes the results, meshmark, meshmark_config and quarantine tables (one file per run each,
-    replacing a previous write of the same run), the run's Data Docs and runs/<run>.json. Raises
+    Writes the results, meshmark, meshmark_config, quarantine and runs tables (one file per run each,
+    replacing a previous write of the same run), the run's Data Docs and run_summaries/<run>.json. Raises
     RunFailedError after writing everything when no row survived, so a DAG run fails loudly while
     the quarantine table still says why.
     """
@@ -111,7 +146,14 @@ def publish_run(
     )
     planned = len(planned_cell_ids) if planned_cell_ids is not None else len(results) + len(quarantined)
     return write_evaluated_run(
-        store, evaluated, run_id=run_id, run_date=run_date, cells_planned=planned, run_fields=run_fields
+        store,
+        evaluated,
+        run_id=run_id,
+        run_date=run_date,
+        cells_planned=planned,
+        run_fields=run_fields,
+        run_ts=run_ts,
+        load_points=load_points,
     )
 
 
@@ -124,24 +166,42 @@ def write_evaluated_run(
     cells_planned: int,
     run_fields: Mapping[str, Any] | None = None,
     raise_when_failed: bool = True,
+    run_ts: datetime | None = None,
+    load_points: Mapping[str, int] | None = None,
 ) -> dict[str, Any]:
-    """Write an evaluated run's four tables, Data Docs and summary (see `publish_run`).
+    """Write an evaluated run's tables, Data Docs and summary (see `publish_run`).
 
     `raise_when_failed=False` returns the summary of a run with no usable row instead of raising
     RunFailedError (an import stores such a run with its reasons and goes on).
     """
+    import pandas as pd
+
+    from meshmark_tasks.pipeline.run_columns import RunContext, runs_row, with_run_columns
     from meshmark_tasks.validation import build_data_docs
 
     outcome, scored, configs = evaluated.outcome, evaluated.scored, evaluated.configs
-    frames = {
-        "results": outcome.good,
-        "meshmark": scored,
-        "meshmark_config": configs,
-        "quarantine": outcome.quarantine,
-    }
+    fields = dict(run_fields or {})
+    context = RunContext.of(fields, run_ts, outcome.good)
+    load_point_summary = evaluated.load_points
+    if load_point_summary is None:
+        from meshmark_tasks.scoring import summarise_load_points
+
+        load_point_summary = summarise_load_points(scored, outcome.good)
+    frames = with_run_columns(
+        {
+            "results": outcome.good,
+            "meshmark": scored,
+            "meshmark_config": configs,
+            "meshmark_summary": load_point_summary,
+            "quarantine": outcome.quarantine,
+        },
+        context,
+        load_points,
+    )
     paths = {
         table: store.write_run(table, frames[table], run_id=run_id, run_date=run_date)
         for table in TABLES_WRITTEN
+        if table != "runs"
     }
     data_docs = store.put_data_docs(run_id, lambda directory: build_data_docs(outcome, directory))
     summary: dict[str, Any] = {
@@ -156,10 +216,15 @@ def write_evaluated_run(
         "meshmark_by_mesh": {
             r["mesh"]: round(float(r["meshmark_mean"]), 3) for r in configs.to_dict("records")
         },
+        "meshmark_uncertainty_by_mesh": meshmark_uncertainty(configs),
         "tables": paths,
         "data_docs": data_docs,
         "storage_root": store.root,
     }
+    partial = [r["mesh"] for r in frames["meshmark_config"].to_dict("records") if r.get("partial") is True]
+    summary["meshes_partial"] = sorted(partial)
+    row = runs_row(summary, context, outcome.good, run_date=run_date, images=fields.get("images"))
+    paths["runs"] = store.write_run("runs", pd.DataFrame([row]), run_id=run_id, run_date=run_date)
     summary["summary_path"] = store.write_run_summary(run_id, summary)
     if outcome.status == "failed" and raise_when_failed:
         raise RunFailedError(

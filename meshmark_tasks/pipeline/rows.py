@@ -53,6 +53,9 @@ def results_row(
         "error_budget": profile.slo.error_budget,
         "saturated": measurement.saturated,
         "raw_path": raw_path,
+        # Every mesh runs round r of a load point back to back with the baseline's round r.
+        "round": cell.repetition,
+        "sequence": cell.sequence,
     }
     for name, value in result.items():
         if name.startswith("latency_ms_"):

@@ -15,7 +15,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from meshmark_tasks.reporting.history import MESHMARK_VALUES, History
+from meshmark_tasks.reporting.history import MESHMARK_VALUES, History, complete_nights
 
 MUE_CHOICES = ["meshmark"] + [c for c in MESHMARK_VALUES if c.startswith("mue_")]
 PERCENTILES = [
@@ -119,7 +119,8 @@ def _per_mesh_lines_over_time(
     run_ids_as_text: bool = False,
 ) -> go.Figure:
     """One line per mesh, in its colour: `column` averaged over load points, against run date."""
-    data = _per_mesh_over_time(history.cells, column, meshes_only=meshes_only)
+    cells = complete_nights(history.cells) if column == "meshmark" else history.cells
+    data = _per_mesh_over_time(cells, column, meshes_only=meshes_only)
     fig = go.Figure()
     for trace in _mesh_lines(
         data, column, mesh_colors(history), hovertemplate=hovertemplate, run_ids_as_text=run_ids_as_text
@@ -312,8 +313,16 @@ def all_charts(history: History) -> list[Chart]:
     ]
 
 
+def plotly_asset_name() -> str:
+    """File name of the plotly.js bundle as a shared report asset (its version in the name, so a
+    report keeps the bundle it was drawn with after an upgrade)."""
+    import plotly
+
+    return f"plotly-{plotly.__version__}.min.js"
+
+
 def plotly_js() -> str:
-    """The plotly.js bundle shipped with the Python package, for inlining once per page."""
+    """The plotly.js bundle shipped with the Python package (inlined, or stored once as an asset)."""
     from plotly.offline import get_plotlyjs
 
     source: str = get_plotlyjs()

@@ -160,7 +160,10 @@ def _chart(comparison: RunComparison, metric_name: str) -> Chart | None:
     )
 
 
-def render_html(comparison: RunComparison, *, generated_at: str, generator_version: str) -> str:
+def render_html(
+    comparison: RunComparison, *, generated_at: str, generator_version: str, plotly_src: str | None = None
+) -> str:
+    """The comparison page; `plotly_src` links a stored plotly.js instead of inlining it."""
     charts = [c for c in (_chart(comparison, m.name) for m in METRICS) if c is not None]
     template = _ENV.get_template("compare.html.j2")
     return template.render(
@@ -173,7 +176,8 @@ def render_html(comparison: RunComparison, *, generated_at: str, generator_versi
         colors=SIDE_COLORS,
         generated_at=generated_at,
         generator_version=generator_version,
-        plotly_js=Markup(plotly_js()),  # the library's own bundle, not data
+        plotly_js=Markup(plotly_js()) if plotly_src is None else "",  # the library's bundle, not data
+        plotly_src=plotly_src,
         side_text=side_text,
         change_text=change_text,
         q_text=q_text,
@@ -182,7 +186,7 @@ def render_html(comparison: RunComparison, *, generated_at: str, generator_versi
 
 
 def previous_run_page(
-    store: DatasetStore, history: History, *, generated_at: str, version: str
+    store: DatasetStore, history: History, *, generated_at: str, version: str, plotly_src: str | None = None
 ) -> dict[str, str]:
     """{COMPARE_PAGE: html} comparing the report's newest run with the run before it; empty when
     there is no previous run or the two cannot be compared (no load point in common)."""
@@ -194,4 +198,7 @@ def previous_run_page(
     except MeshmarkError as exc:  # the report goes on without the page
         log.warning("no comparison page: %s", exc)
         return {}
-    return {COMPARE_PAGE: render_html(comparison, generated_at=generated_at, generator_version=version)}
+    page = render_html(
+        comparison, generated_at=generated_at, generator_version=version, plotly_src=plotly_src
+    )
+    return {COMPARE_PAGE: page}

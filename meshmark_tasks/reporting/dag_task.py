@@ -52,8 +52,8 @@ def run_trend_report(
     if not result.has_regressions:
         return summary
     lines = "; ".join(
-        f"{r['mesh']} @ {r['load_point']}: {r['metric']} {r['change_pct']:+.1f} %"
-        if r.get("change_pct") is not None
+        f"{r['mesh']} @ {r['load_point']}: {r['metric']} {r['change_pct']:+.1f} % (p = {r['p_value']:.2g})"
+        if r.get("change_pct") is not None and r.get("p_value") is not None
         else f"{r['mesh']} @ {r['load_point']}: {r['metric']}"
         for r in result.regressions
     )

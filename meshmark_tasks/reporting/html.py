@@ -16,6 +16,7 @@ from markupsafe import Markup
 
 from meshmark_tasks.reporting.charts import Chart, plotly_js
 from meshmark_tasks.reporting.quality import data_quality_sentence
+from meshmark_tasks.reporting.run_numbers import RunNumbers
 
 _ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("meshmark_tasks.reporting", "templates"),
@@ -41,6 +42,40 @@ def pct(value: Any) -> str:
     return f"{value:+.1f} %"
 
 
+def ci(interval: Any) -> str:
+    """A relative interval [lower, upper] as "−1.2 … +3.4 %"."""
+    if not interval or interval[0] is None or interval[1] is None:
+        return "—"
+    return f"{interval[0] * 100:+.1f} … {interval[1] * 100:+.1f} %"
+
+
+def pvalue(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    return "< 1e-12" if value < 1e-12 else f"{value:.2g}"
+
+
+def sigma(value: Any, scale: str) -> str:
+    """A noise sd as the detector uses it: on the log scale ≈ a relative sd ("1.2 %")."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    return f"{value * 100:.1f} %" if scale == "log" else f"{value:.3g}"
+
+
+def night(value: Mapping[str, Any] | None) -> str:
+    """A night as "2026-01-10 (run id)"."""
+    if not value:
+        return "—"
+    return f"{value.get('run_date') or '?'} ({value.get('run_id') or value.get('run_seq')})"
+
+
+def changed(items: Sequence[Mapping[str, Any]] | None) -> str:
+    """what_changed as "field: before → after; …", or "nothing recorded"."""
+    if not items:
+        return "nothing recorded"
+    return "; ".join(f"{i['field']}: {i['before']} → {i['after']}" for i in items)
+
+
 def render_html(
     *,
     run_id: str,
@@ -55,12 +90,16 @@ def render_html(
     regressions: Sequence[Mapping[str, Any]],
     improvements: Sequence[Mapping[str, Any]],
     insufficient: Sequence[Mapping[str, Any]],
+    recent_changes: Sequence[Mapping[str, Any]],
     charts: Sequence[Chart],
     rule: Mapping[str, Any],
     prices: Sequence[Mapping[str, Any]],
     generator_version: str,
     compare_href: str | None = None,
+    run_numbers: RunNumbers | None = None,
+    plotly_src: str | None = None,
 ) -> str:
+    """The report page; `plotly_src` links a stored plotly.js instead of inlining it (4.6 MB)."""
     template = _ENV.get_template("report.html.j2")
     return template.render(
         run_id=run_id,
@@ -77,12 +116,20 @@ def render_html(
         regressions=regressions,
         improvements=improvements,
         insufficient=insufficient,
+        recent_changes=recent_changes,
         charts=charts,
         rule=rule,
         prices=prices,
         generator_version=generator_version,
         compare_href=compare_href,
-        plotly_js=Markup(plotly_js()),  # the library's own bundle, not data
+        run_numbers=run_numbers,
+        plotly_js=Markup(plotly_js()) if plotly_src is None else "",  # the library's bundle, not data
+        plotly_src=plotly_src,
         fmt=fmt,
         pct=pct,
+        ci=ci,
+        pvalue=pvalue,
+        night=night,
+        changed=changed,
+        sigma=sigma,
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from meshmark_tasks.reporting.html import fmt, pct
+from meshmark_tasks.reporting.html import changed, ci, fmt, night, pct, pvalue
 from meshmark_tasks.reporting.quality import data_quality_sentence
 
 # Markdown renderers pass raw HTML through and treat these as syntax; escape them in data strings.
@@ -31,15 +31,17 @@ def md_text(value: object) -> str:
 
 def _table(rows: Sequence[Mapping[str, Any]]) -> list[str]:
     lines = [
-        "| mesh | load point | metric | newest | baseline median | change | threshold |",
-        "| --- | --- | --- | ---: | ---: | ---: | ---: |",
+        "| mesh | load point | metric | first night | before → after | change (95 % CI) | p | what changed |",
+        "| --- | --- | --- | --- | ---: | ---: | ---: | --- |",
     ]
     for row in rows:
+        magnitude = row.get("magnitude")
         lines.append(
             f"| {md_text(row['mesh'])} | {md_text(row['load_point'])} "
-            f"| {md_text(row['label'])} ({row['unit']}) "
-            f"| {fmt(row['newest'])} | {fmt(row['baseline_median'])} | {pct(row['change_pct'])} "
-            f"| ±{fmt(row['threshold'])} |"
+            f"| {md_text(row['label'])} ({row['unit']}) | {md_text(night(row.get('first_night')))} "
+            f"| {fmt(row.get('level_before'))} → {fmt(row.get('level_after'))} "
+            f"| {pct(magnitude * 100 if magnitude is not None else None)} ({ci(row.get('magnitude_ci'))}) "
+            f"| {pvalue(row.get('p_value'))} | {md_text(changed(row.get('what_changed')))} |"
         )
     return lines
 
@@ -53,6 +55,7 @@ def render_markdown(
     counts: Mapping[str, int],
     regressions: Sequence[Mapping[str, Any]],
     improvements: Sequence[Mapping[str, Any]],
+    recent_changes: Sequence[Mapping[str, Any]],
     rule: Mapping[str, Any],
 ) -> str:
     lines = [f"# MeshMark trend report {run_date}", ""]
@@ -76,10 +79,12 @@ def render_markdown(
         lines += ["## Regressions", "", *_table(regressions), ""]
     if improvements:
         lines += ["## Improvements", "", *_table(improvements), ""]
+    if recent_changes:
+        lines += ["## Recent changes (earlier nights)", "", *_table(recent_changes), ""]
     lines.append(
-        f"Rule: newest value against the median of the previous {rule['history_runs']} runs; flagged when "
-        f"the change exceeds max({rule['k']} × 1.4826 × MAD over {rule['spread_runs']} runs, "
-        f"{rule['min_effect'] * 100:g} % of the median, the metric's resolution). See index.html for charts."
+        f"Method: change points in each series' per-repetition history (newest {rule['history_runs']} runs), "
+        f"kept when significant at p ≤ {rule['p_value']:g} and at least {rule['min_magnitude'] * 100:g} %; "
+        "flagged when one starts at the newest night. See index.html for charts."
     )
     lines.append("")
     return "\n".join(lines)

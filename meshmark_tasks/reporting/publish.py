@@ -21,6 +21,9 @@ from meshmark_tasks.storage.connection import storage_options_for
 # Written in this order; index.html last (see module doc).
 REPORT_FILES = ("regressions.json", "summary.md", "index.html")
 LATEST = "latest"
+# Files every report shares (plotly.js), stored once under <out>/assets/ and linked as ../assets/
+# from the dated folder and latest/ alike, so the pages still open from disk without a network.
+ASSETS = "assets"
 
 
 @dataclass(frozen=True)
@@ -30,11 +33,21 @@ class Published:
     files: dict[str, str]  # file name -> path or URL in the dated folder
 
 
-def publish(out_base: str, run_date: str, contents: Mapping[str, str]) -> Published:
+def publish(
+    out_base: str,
+    run_date: str,
+    contents: Mapping[str, str],
+    assets: Mapping[str, Callable[[], bytes]] | None = None,
+) -> Published:
+    """Write the report's files; `assets` (name -> its bytes, asked for only when the asset is not
+    stored yet) go to <out>/assets/ first, so a page never links a missing asset."""
     missing = [name for name in REPORT_FILES if name not in contents]
     if missing:
         raise ValueError(f"report is missing {', '.join(missing)}")
     loc = _location(out_base)
+    for name, payload in (assets or {}).items():
+        if not fsx.exists(loc, loc.path(ASSETS, name)):
+            fsx.write_atomically(loc, loc.path(ASSETS, name), _writer(payload()))
     # Pages beside the report (compare.html) come first: whoever sees index.html finds them too.
     names = [name for name in contents if name not in REPORT_FILES] + list(REPORT_FILES)
     for folder in (run_date, LATEST):

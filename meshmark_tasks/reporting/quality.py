@@ -1,4 +1,4 @@
-"""The newest run's own data quality (runs/<run>.json, written by the nightly DAG), for the report."""
+"""The newest run's own data quality (run_summaries/<run>.json, written by the nightly DAG)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 
 def data_quality(summary: dict[str, Any] | None) -> dict[str, Any] | None:
-    """What the nightly run recorded about its own data (runs/<run>.json), for the report header."""
+    """What the nightly run recorded about its own data (run_summaries/<run>.json), for the report header."""
     if summary is None:
         return None
     keys = ("data_quality", "cells_planned", "cells_scored", "cells_quarantined", "meshes_fully_quarantined")

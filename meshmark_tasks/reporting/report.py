@@ -1,4 +1,4 @@
-"""build_report: history → classification → HTML, Markdown and regressions.json, published."""
+"""build_report: history → change points → HTML, Markdown and regressions.json, published."""
 
 from __future__ import annotations
 
@@ -9,15 +9,17 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any
 
-from meshmark_tasks.reporting.charts import all_charts
+from meshmark_tasks.reporting.change_charts import changes_chart
+from meshmark_tasks.reporting.charts import all_charts, plotly_asset_name, plotly_js
 from meshmark_tasks.reporting.compare_render import COMPARE_PAGE, previous_run_page
 from meshmark_tasks.reporting.history import History, load_history
 from meshmark_tasks.reporting.html import render_html
 from meshmark_tasks.reporting.markdown import render_markdown
 from meshmark_tasks.reporting.prices import price_assumptions
-from meshmark_tasks.reporting.publish import publish, relative_link, report_folder
+from meshmark_tasks.reporting.publish import ASSETS, publish, relative_link, report_folder
 from meshmark_tasks.reporting.quality import data_quality
-from meshmark_tasks.reporting.trends import RegressionRule, classify_history, counts, series_records
+from meshmark_tasks.reporting.run_numbers import run_numbers_section
+from meshmark_tasks.reporting.trends import METHOD, TrendRule, counts, detect_history, series_records
 from meshmark_tasks.storage import DatasetStore
 
 REGRESSIONS_SCHEMA_VERSION = 1
@@ -72,18 +74,21 @@ def build_report(
     days: int = 30,
     meshes: Sequence[str] | None = None,
     out_dir: str | None = None,
-    history_runs: int = 7,
-    rule: RegressionRule | None = None,
+    history_runs: int = 90,
+    rule: TrendRule | None = None,
 ) -> ReportResult:
     """Report on the newest run under `root` against its history; publish to `out_dir`.
 
     `out_dir` defaults to <root>/reports; the files go to <out_dir>/<run_date>/ and
-    <out_dir>/latest/. Raises NoHistoryError (a MeshmarkError) when there is nothing to report.
+    <out_dir>/latest/. `history_runs`: the newest runs of the window each series' change points are
+    looked for in. Raises NoHistoryError (a MeshmarkError) when there is nothing to report.
     """
-    rule = rule or RegressionRule(history_runs=history_runs, min_history=min(5, history_runs))
-    history = load_history(root, days=days, meshes=meshes)
-    series = classify_history(history, rule)
+    rule = rule or TrendRule(history_runs=history_runs)
+    history = load_history(root, days=days, meshes=meshes, repetition_runs=rule.history_runs)
+    trends = detect_history(history, rule)
+    series = trends.series
     records = series_records(series)
+    recent_changes = series_records(trends.recent_changes)
     by_class: dict[str, list[dict[str, Any]]] = {}
     for record in records:
         by_class.setdefault(record["classification"], []).append(record)
@@ -103,6 +108,7 @@ def build_report(
 
     document = {
         "schema_version": REGRESSIONS_SCHEMA_VERSION,
+        "method": METHOD,
         "generated_at": generated_at,
         "run_id": run_id,
         "run_date": run_date,
@@ -113,11 +119,16 @@ def build_report(
         "regressions": regressions,
         "improvements": improvements,
         "insufficient_history": insufficient,
+        "recent_changes": recent_changes,
     }
     quality = data_quality(store.read_run_summary(run_id))
     document["data_quality"] = quality
     profiles = sorted({str(p) for p in history.runs["profile"].dropna()})
-    extra_pages = previous_run_page(store, history, generated_at=generated_at, version=_version())
+    plotly_src = f"../{ASSETS}/{plotly_asset_name()}"
+    extra_pages = previous_run_page(
+        store, history, generated_at=generated_at, version=_version(), plotly_src=plotly_src
+    )
+    numbers = run_numbers_section(store, run_id, history)
     html = render_html(
         run_id=run_id,
         run_date=run_date,
@@ -131,11 +142,14 @@ def build_report(
         regressions=regressions,
         improvements=improvements,
         insufficient=insufficient,
-        charts=all_charts(history),
+        recent_changes=recent_changes,
+        charts=_charts(history, [*regressions, *improvements, *recent_changes]),
         rule=rule_dict,
         prices=price_assumptions(profiles),
         generator_version=_version(),
         compare_href=COMPARE_PAGE if extra_pages else None,
+        run_numbers=numbers,
+        plotly_src=plotly_src,
     )
     markdown = render_markdown(
         run_id=run_id,
@@ -145,6 +159,7 @@ def build_report(
         counts=tally,
         regressions=regressions,
         improvements=improvements,
+        recent_changes=recent_changes,
         rule=rule_dict,
     )
     published = publish(
@@ -156,6 +171,7 @@ def build_report(
             "index.html": html,
             **extra_pages,
         },
+        assets={plotly_asset_name(): lambda: plotly_js().encode("utf-8")},
     )
     return ReportResult(
         report_dir=published.report_dir,
@@ -168,6 +184,11 @@ def build_report(
         counts=tally,
         regressions=regressions,
     )
+
+
+def _charts(history: History, changes: Sequence[dict[str, Any]]) -> list[Any]:
+    flagged = changes_chart(history, changes)
+    return ([flagged] if flagged else []) + all_charts(history)
 
 
 def _window(history: History, days: int) -> dict[str, Any]:

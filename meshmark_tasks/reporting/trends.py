@@ -1,148 +1,91 @@
-"""Regression detection: the newest run of each series against a robust rolling baseline.
+"""Regression detection: change points in every series' history of per-repetition values.
 
-A *series* is one metric of one mesh configuration at one load point, with one value per run
-(the median over the run's repetitions). The newest run's value `x` is compared with the series'
-earlier values in the report window:
+A *series* is one metric of one mesh configuration at one load point (plus MeshMark per mesh
+configuration, the mean over its load points); its history is every repetition of the newest
+`history_runs` runs in the report window. `meshmark_tasks.stats.detect_frame` finds its level
+changes (docs/meshmark.md, "Uncertainty and change points": nights as units with within- and
+between-night variance, ruptures KernelCPD candidates, a t-test per candidate at `p_value`, a
+minimum magnitude, variance pooled across the series of a metric). Then, per series present in
+the newest run:
 
-    m         = median of the previous `history_runs` values (default 7: a week of nightly runs)
-    MAD       = median absolute deviation of the previous `spread_runs` values (default 28)
-    threshold = max(k × 1.4826 × MAD, min_effect × |m|, resolution[metric])   (k = 4, min_effect 10 %)
-    regression            x is worse than m by more than threshold
-    improvement           x is better than m by more than threshold
-    stable                otherwise
-    insufficient_history  fewer than `min_history` (5) previous values
+    regression            a reported change point starts at the newest night and is worse
+    improvement           … and is better (lower MeshMark is worse; higher anything else)
+    stable                no reported change point at the newest night
+    insufficient_history  fewer than `min_history` earlier nights (or no usable values)
 
-Why this rule:
-- median and MAD ignore a few bad nights in the baseline, which a mean and standard deviation
-  would not (one spike would widen the band and hide the next real regression);
-- the level comes from the last week so the baseline follows accepted changes quickly, while the
-  noise comes from four weeks because a MAD of 7 values is itself very noisy: simulated with
-  normal noise, "x − m > 3 × 1.4826 × MAD(7 values)" fires on 4.7 % of perfectly stable series;
-  with the spread of 28 values and k = 4 that drops to 0.16 % (k = 3: 0.9 %). A nightly run has
-  hundreds of series, so the per-series false-alarm rate has to be that low;
-- 1.4826 × MAD estimates the standard deviation of normal noise, so k is in "sigmas";
-- `min_effect` stops very quiet series from flagging changes too small to matter (with almost
-  equal values the MAD is close to zero and any wiggle would exceed k × MAD);
-- `resolution` is the smallest change the measurement resolves at all, which matters where the
-  median is near zero (overhead deltas, the baseline's zero mesh cost);
-- fewer than 5 previous values give no usable MAD, so such series are reported as
-  insufficient_history, never as stable.
-Which direction is worse depends on the metric: lower MeshMark, higher everything else.
+Reported change points on earlier nights are "recent changes": history, not tonight's verdict.
+
+Which series, on which scale: series.py (from the simulations behind the stats package: latency,
+CPU and memory on the log scale, changes being relative; MeshMark, the overhead deltas and the
+mesh cost on the linear scale with a minimum absolute change, as they can be 0 or negative; the
+baseline's overheads are always 0, so mesh-only metrics leave the baseline out). The old rule
+(newest value against a 7-run median ± 4 × 1.4826 × MAD) is retired: it needed a 60–70 % move of
+a noisy series before it fired.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+from scipy import special
 
-from meshmark_tasks.reporting.history import SERIES_KEYS, History
+from meshmark_tasks.reporting.history import History
+from meshmark_tasks.reporting.series import (
+    LOAD_POINT_COLUMNS,
+    METRICS,
+    Metric,
+    metric_values,
+)
+from meshmark_tasks.reporting.what_changed import descriptors_by_night, what_changed
+from meshmark_tasks.stats import ChangePointConfig, detect_frame
 
 Classification = Literal["regression", "improvement", "stable", "insufficient_history"]
 CLASSIFICATIONS: tuple[Classification, ...] = ("regression", "improvement", "stable", "insufficient_history")
-
-MAD_TO_SIGMA = 1.4826  # consistency constant: 1.4826 × MAD estimates σ of normal noise
-
-
-@dataclass(frozen=True)
-class Metric:
-    column: str
-    label: str
-    unit: str
-    higher_is_better: bool
-    resolution: float  # changes smaller than this are measurement noise whatever the baseline
-
-
-METRICS: tuple[Metric, ...] = (
-    Metric("meshmark", "MeshMark", "points", True, 0.5),
-    Metric("latency_ms_p50", "p50 latency", "ms", False, 0.01),
-    Metric("latency_ms_p99", "p99 latency", "ms", False, 0.01),
-    Metric("delta_p50_ms", "p50 overhead vs baseline", "ms", False, 0.01),
-    Metric("delta_p99_ms", "p99 overhead vs baseline", "ms", False, 0.01),
-    Metric("delta_cpu_cores_per_kqps", "CPU overhead vs baseline", "cores per 1k QPS", False, 0.001),
-    Metric("delta_mem_mib", "memory overhead vs baseline", "MiB", False, 1.0),
-    Metric("cpu_cores_used", "CPU used", "cores", False, 0.001),
-    Metric("mem_mib_used", "memory used", "MiB", False, 1.0),
-    Metric("mesh_cost_per_million_requests", "mesh cost", "per 1M requests", False, 1e-6),
-)
-METRICS_BY_COLUMN = {m.column: m for m in METRICS}
+METHOD = "change_point"
 
 
 @dataclass(frozen=True)
-class RegressionRule:
-    history_runs: int = 7  # N previous runs whose median is the baseline level
-    spread_runs: int = 28  # previous runs whose MAD estimates the noise (about four weeks nightly)
-    min_history: int = 5  # fewer previous values than this: insufficient_history
-    k: float = 4.0  # width of the noise band in robust standard deviations
-    min_effect: float = 0.10  # smallest relative change that counts, as a fraction of the median
+class TrendRule:
+    """The detector's settings for a report (ChangePointConfig per metric, see `config_for`)."""
+
+    p_value: float = 0.001  # two-sided significance a change point must reach (Otava's default)
+    min_magnitude: float = 0.05  # smallest relative change reported
+    min_history: int = 5  # earlier nights a series needs before its newest night is tested
+    history_runs: int = 90  # the newest runs of the window analysed per series (keeps a long window fast)
 
     def __post_init__(self) -> None:
-        if self.history_runs < 1 or self.min_history < 1 or self.min_history > self.history_runs:
-            raise ValueError(
-                f"need 1 <= min_history ({self.min_history}) <= history_runs ({self.history_runs})"
-            )
-        if self.spread_runs < 1:
-            raise ValueError(f"spread_runs must be at least 1, got {self.spread_runs}")
-        if self.k < 0 or self.min_effect < 0:
-            raise ValueError("k and min_effect must not be negative")
+        if self.history_runs < 1:
+            raise ValueError(f"history_runs must be at least 1, got {self.history_runs}")
+        self.config_for(METRICS[0])  # validates the rest (StatsInputError names the field)
+
+    def config_for(self, metric: Metric) -> ChangePointConfig:
+        return ChangePointConfig(
+            p_value=self.p_value,
+            min_magnitude=self.min_magnitude,
+            min_change=metric.resolution if metric.scale == "linear" else 0.0,
+            min_history=self.min_history,
+            scale=metric.scale,
+        )
 
     def as_dict(self) -> dict[str, Any]:
+        base = ChangePointConfig()
         return {
-            "history_runs": self.history_runs,
-            "spread_runs": self.spread_runs,
+            "method": METHOD,
+            "p_value": self.p_value,
+            "min_magnitude": self.min_magnitude,
             "min_history": self.min_history,
-            "k": self.k,
-            "min_effect": self.min_effect,
-            "mad_to_sigma": MAD_TO_SIGMA,
-            "threshold": "max(k * mad_to_sigma * MAD, min_effect * |median|, resolution[metric])",
+            "history_runs": self.history_runs,
+            "candidate_penalty": base.candidate_penalty,
+            "min_segment": base.min_segment,
+            "level": base.level,
+            "pool": base.pool,
+            "scales": {m.column: m.scale for m in METRICS},
+            "min_change": {m.column: m.resolution for m in METRICS if m.scale == "linear"},
         }
-
-
-@dataclass(frozen=True)
-class Verdict:
-    classification: Classification
-    baseline_median: float | None
-    mad: float | None
-    threshold: float | None
-    change: float | None  # newest − median
-    change_pct: float | None  # relative to |median|; None when the median is 0
-
-
-def classify(newest: float, previous: Sequence[float], metric: Metric, rule: RegressionRule) -> Verdict:
-    """The rule for one series (scalar form; `classify_history` applies it vectorised)."""
-    known = np.asarray([v for v in previous if v is not None and not np.isnan(v)], dtype=float)
-    recent = known[-rule.history_runs :]
-    if len(recent) < rule.min_history:
-        return Verdict("insufficient_history", None, None, None, None, None)
-    median = float(np.median(recent))
-    spread = known[-rule.spread_runs :]
-    mad = float(np.median(np.abs(spread - np.median(spread))))
-    threshold = _threshold(median, mad, metric, rule)
-    change = newest - median
-    return Verdict(
-        _verdict(change, threshold, metric.higher_is_better),
-        median,
-        mad,
-        threshold,
-        change,
-        (change / abs(median) * 100.0) if median != 0 else None,
-    )
-
-
-def _threshold(median: float, mad: float, metric: Metric, rule: RegressionRule) -> float:
-    return max(rule.k * MAD_TO_SIGMA * mad, rule.min_effect * abs(median), metric.resolution)
-
-
-def _verdict(change: float, threshold: float, higher_is_better: bool) -> Classification:
-    worse = -change if higher_is_better else change
-    if worse > threshold:
-        return "regression"
-    if -worse > threshold:
-        return "improvement"
-    return "stable"
 
 
 SERIES_COLUMNS = [
@@ -165,110 +108,281 @@ SERIES_COLUMNS = [
     "change_pct",
     "previous_runs",
     "run_id",
+    "method",
+    "scale",
+    "first_night",
+    "magnitude",
+    "magnitude_ci",
+    "p_value",
+    "direction",
+    "level_before",
+    "level_after",
+    "nights_before",
+    "nights_after",
+    "repetitions",
+    "sigma_within",
+    "sigma_between",
+    "change_points",
+    "what_changed",
+    "message",
+]
+CHANGE_COLUMNS = [
+    "mesh",
+    "load_point",
+    "metric",
+    "label",
+    "unit",
+    "first_night",
+    "is_newest",
+    "magnitude",
+    "magnitude_ci",
+    "change",
+    "p_value",
+    "direction",
+    "level_before",
+    "level_after",
+    "nights_before",
+    "nights_after",
+    "what_changed",
 ]
 
 
-def classify_history(history: History, rule: RegressionRule | None = None) -> pd.DataFrame:
-    """One row per series present in the newest run, with its classification (SERIES_COLUMNS).
+@dataclass(frozen=True)
+class Trends:
+    series: pd.DataFrame  # one row per series in the newest run (SERIES_COLUMNS), verdicts first
+    changes: pd.DataFrame  # every reported change point of those series (CHANGE_COLUMNS), newest first
 
-    DuckDB does the per-series windowing over the whole history in one pass (a long history has
-    hundreds of thousands of cell rows); the rule itself is then applied to one row per series.
-    """
-    rule = rule or RegressionRule()
-    metrics = [m for m in METRICS if m.column in history.cells.columns]
+    @property
+    def recent_changes(self) -> pd.DataFrame:
+        """Reported change points on nights before the newest."""
+        return self.changes[~self.changes["is_newest"].astype(bool)].reset_index(drop=True)
+
+
+def classify_history(history: History, rule: TrendRule | None = None) -> pd.DataFrame:
+    """One row per series present in the newest run, with its classification (SERIES_COLUMNS)."""
+    return detect_history(history, rule).series
+
+
+def detect_history(history: History, rule: TrendRule | None = None) -> Trends:
+    rule = rule or TrendRule()
     newest_seq = int(history.runs["run_seq"].iloc[-1])
-    stats = _series_stats(history.cells, [m.column for m in metrics], newest_seq, rule)
-    frames = [_apply_rule(stats[stats["metric"] == m.column].copy(), m, rule) for m in metrics]
-    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=SERIES_COLUMNS)
-    frame["run_id"] = history.newest_run_id
+    reps = history.repetitions
+    reps = reps[reps["run_seq"] > newest_seq - rule.history_runs]
+    nights = _night_lookup(history)
+    descriptors = descriptors_by_night(reps)
+    series_frames: list[pd.DataFrame] = []
+    change_frames: list[pd.DataFrame] = []
+    for metric in METRICS:
+        values = metric_values(reps, metric)
+        if values.empty:
+            continue
+        series, changes = _detect_metric(values, metric, rule, newest_seq, nights, descriptors)
+        series_frames.append(series)
+        change_frames.append(changes)
+    series = _concat(series_frames, SERIES_COLUMNS)
+    changes = _concat(change_frames, CHANGE_COLUMNS)
+    series["run_id"] = history.newest_run_id
     order = {c: i for i, c in enumerate(CLASSIFICATIONS)}
-    frame["_order"] = frame["classification"].map(order)
-    frame = frame.sort_values(["_order", "mesh", "requested_qps", "connections", "metric"], kind="stable")
-    return frame.drop(columns="_order")[SERIES_COLUMNS].reset_index(drop=True)
-
-
-def _series_stats(
-    cells: pd.DataFrame, metrics: list[str], newest_seq: int, rule: RegressionRule
-) -> pd.DataFrame:
-    """Per series in the newest run: newest value, baseline median, previous count and MAD."""
-    from meshmark_tasks.reporting.history import duckdb_connection
-
-    key = "mesh, load_point, metric"
-    lookback = 2 * (max(rule.history_runs, rule.spread_runs) + 1)
-    columns = ", ".join(metrics)
-    sql = f"""
-        WITH recent_rows AS (
-            -- A series' last `lookback` runs: enough for the rule unless a metric is missing in
-            -- most of them; cutting here keeps the unpivot small on long histories.
-            SELECT * FROM cells
-            QUALIFY row_number() OVER (PARTITION BY mesh, load_point ORDER BY run_seq DESC) <= {lookback}
-        ),
-        long AS (
-            UNPIVOT (SELECT {", ".join(SERIES_KEYS)}, requested_qps, connections, payload_bytes, protocol,
-                            is_baseline, run_seq, {columns} FROM recent_rows)
-            ON {columns} INTO NAME metric VALUE value
-        ),
-        ranked AS (
-            SELECT *, row_number() OVER (PARTITION BY {key} ORDER BY run_seq DESC) - 1 AS from_end FROM long
-        ),
-        newest AS (
-            SELECT mesh, load_point, metric, requested_qps, connections, payload_bytes, protocol,
-                   is_baseline, value AS newest
-            FROM ranked WHERE from_end = 0 AND run_seq = {newest_seq}
-        ),
-        recent AS (
-            SELECT {key}, median(value) AS baseline_median, count(*) AS previous_runs
-            FROM ranked WHERE from_end BETWEEN 1 AND {rule.history_runs} GROUP BY {key}
-        ),
-        centred AS (
-            SELECT {key}, value, median(value) OVER (PARTITION BY {key}) AS centre
-            FROM ranked WHERE from_end BETWEEN 1 AND {rule.spread_runs}
-        ),
-        spread AS (
-            SELECT {key}, median(abs(value - centre)) AS mad FROM centred GROUP BY {key}
+    series["_order"] = series["classification"].map(order)
+    series["_qps"] = pd.to_numeric(series["requested_qps"], errors="coerce")
+    series = series.sort_values(["_order", "mesh", "_qps", "load_point", "metric"], kind="stable")
+    series = series.drop(columns=["_order", "_qps"])[SERIES_COLUMNS].reset_index(drop=True)
+    if len(changes):
+        changes["_seq"] = [n["run_seq"] for n in changes["first_night"]]
+        changes = changes.sort_values(
+            ["_seq", "mesh", "load_point", "metric"], ascending=[False, True, True, True]
         )
-        SELECT newest.*, recent.baseline_median, coalesce(recent.previous_runs, 0) AS previous_runs,
-               spread.mad
-        FROM newest
-        LEFT JOIN recent USING (mesh, load_point, metric)
-        LEFT JOIN spread USING (mesh, load_point, metric)
-    """
-    con = duckdb_connection()
-    try:
-        con.register("cells", cells)
-        stats: pd.DataFrame = con.sql(sql).df()
-    finally:
-        con.close()
-    return stats
+        changes = changes.drop(columns="_seq").reset_index(drop=True)
+    return Trends(series, changes)
 
 
-def _apply_rule(out: pd.DataFrame, metric: Metric, rule: RegressionRule) -> pd.DataFrame:
-    """The rule of the module doc, on whole columns (same result as `classify` per series)."""
-    out["previous_runs"] = out["previous_runs"].astype(int)
-    median = out["baseline_median"].to_numpy(dtype=float)
-    threshold = np.maximum.reduce(
-        [
-            rule.k * MAD_TO_SIGMA * out["mad"].to_numpy(dtype=float),
-            rule.min_effect * np.abs(median),
-            np.full(len(out), metric.resolution),
-        ]
-    )
-    change = out["newest"].to_numpy(dtype=float) - median
-    worse = -change if metric.higher_is_better else change
-    classification = np.where(
-        worse > threshold, "regression", np.where(-worse > threshold, "improvement", "stable")
-    )
-    enough = out["previous_runs"].to_numpy() >= rule.min_history
-    out["classification"] = np.where(enough, classification, "insufficient_history")
-    out["threshold"] = threshold
-    out["change"] = change
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out["change_pct"] = np.where(median != 0, change / np.abs(median) * 100.0, np.nan)
-    for column in ("baseline_median", "mad", "threshold", "change", "change_pct"):
-        out.loc[~enough, column] = np.nan
-    out["label"] = metric.label
-    out["unit"] = metric.unit
+def _concat(frames: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
+    frames = [f for f in frames if len(f)]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
+
+
+def _night_lookup(history: History) -> dict[int, dict[str, Any]]:
+    """run_seq → {run_id, run_date, run_seq}: how a night is named in the outputs."""
+    out: dict[int, dict[str, Any]] = {}
+    for run in history.runs.itertuples(index=False):
+        date = run.run_date
+        out[int(run.run_seq)] = {
+            "run_id": str(run.run_id),
+            "run_date": (date.date() if isinstance(date, pd.Timestamp) else date).isoformat()[:10]
+            if date is not None
+            else None,
+            "run_seq": int(run.run_seq),
+        }
     return out
+
+
+def _detect_metric(
+    values: pd.DataFrame,
+    metric: Metric,
+    rule: TrendRule,
+    newest_seq: int,
+    nights: dict[int, dict[str, Any]],
+    descriptors: dict[tuple[str, int], dict[str, Any]],
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    keys = ["mesh", "load_point"]
+    values = values[values.groupby(keys, sort=False)["run_seq"].transform("max") == newest_seq]
+    if values.empty:
+        return pd.DataFrame(columns=SERIES_COLUMNS), pd.DataFrame(columns=CHANGE_COLUMNS)
+    config = rule.config_for(metric)
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):  # noiseless series
+        detected = detect_frame(values, keys, "run_seq", "value", config)
+    newest_rows = values[values["run_seq"] == newest_seq].groupby(keys)["value"].agg(["median", "size"])
+    newest_values = {
+        (str(m), str(lp)): (float(median), int(size))
+        for (m, lp), median, size in zip(
+            newest_rows.index, newest_rows["median"], newest_rows["size"], strict=True
+        )
+    }
+    load_points = {
+        (str(r[0]), str(r[1])): dict(zip(LOAD_POINT_COLUMNS, r[2:], strict=True))
+        for r in values.drop_duplicates(keys)[[*keys, *LOAD_POINT_COLUMNS]].itertuples(index=False, name=None)
+    }
+    points_by_series: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    change_rows: list[dict[str, Any]] = []
+    for cp in detected.change_points.to_dict(orient="records"):
+        key = (str(cp["mesh"]), str(cp["load_point"]))
+        record = _change_record(cp, metric, nights, descriptors)
+        points_by_series.setdefault(key, []).append(record)
+        change_rows.append({"mesh": key[0], "load_point": key[1], **record})
+    thresholds = _thresholds(detected.series, config)
+    rows = []
+    for row, threshold in zip(detected.series.to_dict(orient="records"), thresholds, strict=True):
+        key = (str(row["mesh"]), str(row["load_point"]))
+        rows.append(
+            {
+                "mesh": key[0],
+                "load_point": key[1],
+                **{c: _plain(v) for c, v in load_points[key].items()},
+                **_series_record(row, metric, newest_values.get(key), newest_seq, nights, descriptors),
+                "threshold": threshold,
+                "change_points": points_by_series.get(key, []),
+            }
+        )
+    return pd.DataFrame(rows), pd.DataFrame(change_rows, columns=CHANGE_COLUMNS)
+
+
+def _classification(row: dict[str, Any], metric: Metric) -> Classification:
+    if row["status"] != "ok":
+        return "insufficient_history"
+    if not row["newest_flagged"]:
+        return "stable"
+    increase = (row["newest_change"] or 0.0) > 0
+    return "improvement" if increase == metric.higher_is_better else "regression"
+
+
+def _sense(increase: bool, metric: Metric) -> str:
+    return "improvement" if increase == metric.higher_is_better else "regression"
+
+
+def _series_record(
+    row: dict[str, Any],
+    metric: Metric,
+    newest: tuple[float, int] | None,
+    newest_seq: int,
+    nights: dict[int, dict[str, Any]],
+    descriptors: dict[tuple[str, int], dict[str, Any]],
+) -> dict[str, Any]:
+    tested = row["status"] == "ok" and _number(row["newest_p_value"]) is not None
+    before, after, change = (_number(row[c]) for c in ("newest_before", "newest_after", "newest_change"))
+    magnitude = _number(row["newest_magnitude"])
+    lower, upper = _number(row["newest_lower"]), _number(row["newest_upper"])
+    classification = _classification(row, metric)
+    flagged = classification in ("regression", "improvement")
+    mesh = str(row["mesh"])
+    return {
+        "metric": metric.column,
+        "label": metric.label,
+        "unit": metric.unit,
+        "classification": classification,
+        "newest": newest[0] if newest is not None else None,
+        "baseline_median": before if tested else None,
+        "mad": None,  # the retired rule's spread; kept as a key so readers of schema 1 still parse
+        "change": change if tested else None,
+        "change_pct": magnitude * 100.0 if tested and magnitude is not None else None,
+        "previous_runs": max(int(row["nights"] or 0) - 1, 0),
+        "method": METHOD,
+        "scale": metric.scale,
+        "first_night": nights.get(newest_seq) if flagged else None,
+        "magnitude": magnitude if tested else None,
+        "magnitude_ci": [lower, upper] if tested and lower is not None else None,
+        "p_value": _number(row["newest_p_value"]) if tested else None,
+        "direction": _sense((change or 0.0) > 0, metric) if tested and change else None,
+        "level_before": before if tested else None,
+        "level_after": after if tested else None,
+        "nights_before": max(int(row["nights"] or 0) - 1, 0) if tested else None,
+        "nights_after": 1 if tested else None,
+        "repetitions": newest[1] if newest is not None else 0,
+        "sigma_within": _number(row["sigma_within"]),
+        "sigma_between": _number(row["sigma_between"]),
+        "what_changed": what_changed(descriptors, mesh, newest_seq) if flagged else [],
+        "message": row["message"] if row["status"] != "ok" else None,
+    }
+
+
+def _thresholds(series: pd.DataFrame, config: ChangePointConfig) -> list[float | None]:
+    """Per series, the smallest change of the newest night that would have been reported, in the
+    metric's units: max(the t-test's bound at p_value, min_magnitude × level, min_change). The
+    test's standard error is recovered from the magnitude's CI (log: ln(1+m) ± t·se; linear:
+    m ± t·se/|level|). None where the newest night was not tested."""
+    if series.empty:
+        return []
+    lower = pd.to_numeric(series["newest_lower"], errors="coerce").to_numpy(dtype=float)
+    upper = pd.to_numeric(series["newest_upper"], errors="coerce").to_numpy(dtype=float)
+    level = np.abs(pd.to_numeric(series["newest_before"], errors="coerce").to_numpy(dtype=float))
+    df = pd.to_numeric(series["df"], errors="coerce").to_numpy(dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        df = np.where(df > 0, df, np.nan)
+        t_ci = special.stdtrit(df, 0.5 + config.level / 2.0)
+        t_test = special.stdtrit(df, 1.0 - config.p_value / 2.0)
+        if config.scale == "log":
+            se = (np.log1p(upper) - np.log1p(lower)) / (2.0 * t_ci)
+            bound = level * np.maximum(np.expm1(t_test * se), config.min_magnitude)
+        else:
+            se = (upper - lower) * level / (2.0 * t_ci)
+            bound = np.maximum.reduce(
+                [t_test * se, config.min_magnitude * level, np.full(level.size, config.min_change)]
+            )
+    ok = (series["status"] == "ok").to_numpy() & np.isfinite(bound)
+    return [float(b) if good else None for b, good in zip(bound, ok, strict=True)]
+
+
+def _change_record(
+    cp: dict[str, Any],
+    metric: Metric,
+    nights: dict[int, dict[str, Any]],
+    descriptors: dict[tuple[str, int], dict[str, Any]],
+) -> dict[str, Any]:
+    seq = int(cp["night"])
+    lower, upper = _number(cp["lower"]), _number(cp["upper"])
+    return {
+        "metric": metric.column,
+        "label": metric.label,
+        "unit": metric.unit,
+        "first_night": nights.get(seq, {"run_seq": seq}),
+        "is_newest": bool(cp["is_newest"]),
+        "magnitude": _number(cp["magnitude"]),
+        "magnitude_ci": [lower, upper] if lower is not None else None,
+        "change": _number(cp["change"]),
+        "p_value": _number(cp["p_value"]),
+        "direction": _sense(cp["direction"] == "increase", metric),
+        "level_before": _number(cp["before"]),
+        "level_after": _number(cp["after"]),
+        "nights_before": int(cp["nights_before"]),
+        "nights_after": int(cp["nights_after"]),
+        "what_changed": what_changed(descriptors, str(cp["mesh"]), seq),
+    }
+
+
+def _number(value: Any) -> float | None:
+    if value is None or value is pd.NA:
+        return None
+    number = float(value)
+    return None if math.isnan(number) else number
 
 
 def counts(series: pd.DataFrame) -> dict[str, int]:
@@ -278,15 +392,16 @@ def counts(series: pd.DataFrame) -> dict[str, int]:
 
 def series_records(series: pd.DataFrame) -> list[dict[str, Any]]:
     """JSON-ready dicts (NaN → None, numpy scalars → Python)."""
-    records: list[dict[str, Any]] = []
-    for row in series.to_dict(orient="records"):
-        records.append({k: _plain(v) for k, v in row.items()})
-    return records
+    return [{k: _plain(v) for k, v in row.items()} for row in series.to_dict(orient="records")]
 
 
 def _plain(value: Any) -> Any:
     if value is None:
         return None
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, float | np.floating):
         return None if np.isnan(value) else float(value)
     if isinstance(value, np.integer):

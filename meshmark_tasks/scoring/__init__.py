@@ -2,6 +2,9 @@
 
     score_cells(cells, weights=..., prices=...)  -> one row per scored cell (schemas.MESHMARK)
     aggregate_by_config(scored)                  -> one row per run and mesh (schemas.MESHMARK_CONFIG)
+    summarise_load_points(scored, results)       -> one row per run, mesh and load point: medians
+                                                    with 95 % CIs, paired deltas vs the baseline
+                                                    (schemas.MESHMARK_SUMMARY)
 
 The names are loaded on first use (PEP 562) so that importing `meshmark_tasks.scoring.errors`, as the
 CLI does at start-up, does not import pandas.
@@ -17,6 +20,7 @@ if TYPE_CHECKING:
     from meshmark_tasks.scoring.classes import CLASS_MUES, CLASS_NAMES, validate_weights
     from meshmark_tasks.scoring.engine import score_cells
     from meshmark_tasks.scoring.errors import ScoringInputError
+    from meshmark_tasks.scoring.uncertainty import summarise_load_points
 
 _HOMES = {
     "aggregate_by_config": "meshmark_tasks.scoring.aggregate",
@@ -25,6 +29,7 @@ _HOMES = {
     "validate_weights": "meshmark_tasks.scoring.classes",
     "score_cells": "meshmark_tasks.scoring.engine",
     "ScoringInputError": "meshmark_tasks.scoring.errors",
+    "summarise_load_points": "meshmark_tasks.scoring.uncertainty",
 }
 
 __all__ = [
@@ -33,6 +38,7 @@ __all__ = [
     "ScoringInputError",
     "aggregate_by_config",
     "score_cells",
+    "summarise_load_points",
     "validate_weights",
 ]
 

@@ -4,7 +4,10 @@ Equal weight per load point: the repetitions of a load point are first averaged 
 for that load point, then
 - meshmark_mean = mean over the load points,
 - meshmark_min  = the worst load point (minimum of those per-load-point means),
-- cells_scored  = number of cells with a MeshMark (repetitions counted individually).
+- cells_scored  = number of cells with a MeshMark (repetitions counted individually),
+- load_points_scored = number of load points with a MeshMark (the pipeline compares it with the
+  load points it planned: fewer makes the row `partial`).
+and the uncertainty columns of `uncertainty.config_uncertainty` (CI, difference from the baseline).
 Cells whose MeshMark is null (no class could be scored) do not enter the means, and a load point
 with no MeshMark at all is not a load point of the mean.
 
@@ -21,6 +24,7 @@ from meshmark_tasks import schemas
 from meshmark_tasks.scoring.errors import ScoringInputError
 from meshmark_tasks.scoring.numeric import safe_divide
 from meshmark_tasks.scoring.pairing import factorize, group_numbers
+from meshmark_tasks.scoring.uncertainty import config_uncertainty
 
 LOAD_POINT = ["requested_qps", "connections", "payload_bytes", "protocol"]
 
@@ -35,11 +39,14 @@ def aggregate_by_config(scored: pd.DataFrame) -> pd.DataFrame:
         plural = "s" if len(missing) > 1 else ""
         raise ScoringInputError(f"scored cells: missing column{plural} {', '.join(missing)}")
     columns = [
-        c for c in schemas.MESHMARK_CONFIG.names if c in config_keys or c not in ("run_id", "run_date")
+        c
+        for c in schemas.MESHMARK_CONFIG.names
+        if (c in config_keys or c not in ("run_id", "run_date")) and c not in schemas.RUN_LEVEL_COLUMNS
     ]
     if scored.empty:
         empty = {c: pd.Series(dtype=scored[c].dtype if c in scored else "float64") for c in columns}
         empty["cells_scored"] = pd.Series(dtype="int64")
+        empty["load_points_scored"] = pd.Series(dtype="int64")
         return pd.DataFrame(empty)
 
     n = len(scored)
@@ -71,4 +78,6 @@ def aggregate_by_config(scored: pd.DataFrame) -> pd.DataFrame:
     result["meshmark_mean"] = mean
     result["meshmark_min"] = worst
     result["cells_scored"] = np.bincount(config[present], minlength=n_configs).astype(np.int64)
+    result["load_points_scored"] = np.bincount(owners, minlength=n_configs).astype(np.int64)
+    result = result.merge(config_uncertainty(scored), on=config_keys, how="left")
     return result.sort_values(config_keys, kind="stable", ignore_index=True)[columns]

@@ -38,18 +38,26 @@ RUN_COLUMNS = ("run_id", "run_date")
 _CARRIED = ("cell_id", "mesh", "mesh_kind", "network_functions", "connections", "payload_bytes", "protocol")
 
 _STRING_DTYPE = pd.StringDtype("pyarrow", na_value=np.nan)
+# Integer columns carried from the input; null when the input lacks them (round and sequence: the
+# execution order, which imported results do not have).
+_INTEGER_CARRIED = ("repetition", "round", "sequence")
 
 
 def output_columns(cells_columns: pd.Index | list[str]) -> list[str]:
-    """schemas.MESHMARK's column order, without run_id / run_date when the input lacks them."""
+    """schemas.MESHMARK's column order, without run_id / run_date when the input lacks them and
+    without the run-level columns the pipeline sets (schemas.RUN_LEVEL_COLUMNS)."""
     present = set(cells_columns)
-    return [name for name in schemas.MESHMARK.names if name not in RUN_COLUMNS or name in present]
+    return [
+        name
+        for name in schemas.MESHMARK.names
+        if (name not in RUN_COLUMNS or name in present) and name not in schemas.RUN_LEVEL_COLUMNS
+    ]
 
 
 def _carry(cells: pd.DataFrame, column: str, rows: BoolArray | None, n_out: int) -> Any:
     """The input column restricted to the scored rows, or nulls when the input lacks it."""
     if column not in cells.columns:
-        if column == "repetition":
+        if column in _INTEGER_CARRIED:
             return pd.arrays.IntegerArray(np.zeros(n_out, dtype=np.int32), np.ones(n_out, dtype=np.bool_))
         return pd.array(pa.nulls(n_out, type=pa.large_string()), dtype=_STRING_DTYPE)
     values = cells[column].array
@@ -143,4 +151,6 @@ def score_cells(
     out["meshmark"] = meshmark(classes)
     out.update(overhead_signals(numbers, cpu, mem, baseline))
     out["mesh_cost_per_million_requests"] = mesh_cost_per_million_requests(numbers, prices)
+    out["round"] = _carry(cells, "round", rows, n_out)
+    out["sequence"] = _carry(cells, "sequence", rows, n_out)
     return pd.DataFrame(out, copy=False)[output_columns(cells.columns)]

@@ -57,7 +57,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 import ruptures as rpt
-from scipy import stats
+from scipy import special
 
 from meshmark_tasks.stats.errors import StatsInputError
 from meshmark_tasks.stats.nights import Nights, frame_nights, series_nights
@@ -195,7 +195,7 @@ def _fit(v: FloatArray, within: FloatArray, bounds: np.ndarray, prior: VarianceP
     se = np.sqrt(1.0 / total[1:] + 1.0 / total[:-1])
     with np.errstate(divide="ignore", invalid="ignore"):
         t = np.where(diff == 0, 0.0, np.abs(diff) / se)
-    p = 2.0 * stats.t.sf(t, df)
+    p = 2.0 * special.stdtr(df, -t)  # Student's t sf; the ufunc, ~50× faster than stats.t.sf per call
     return _Fit(bounds, p, diff, se, means, sizes, df, own_df, night_variance, sigma_b2)
 
 
@@ -237,7 +237,7 @@ def _eliminate(
 
 def _change_point(nights: Nights, fit: _Fit, i: int, config: ChangePointConfig) -> ChangePoint:
     index = int(fit.bounds[i])
-    t_quantile = float(stats.t.ppf(0.5 + config.level / 2.0, fit.df))
+    t_quantile = float(special.stdtrit(fit.df, 0.5 + config.level / 2.0))  # stats.t.ppf, as a ufunc
     before_log, after_log = float(fit.means[i]), float(fit.means[i + 1])
     diff, se = float(fit.diff[i]), float(fit.se[i])
     low, high = diff - t_quantile * se, diff + t_quantile * se
@@ -383,6 +383,9 @@ SERIES_RESULT_COLUMNS = [
     "newest_lower",
     "newest_upper",
     "newest_p_value",
+    "newest_before",
+    "newest_after",
+    "newest_change",
     "sigma_within",
     "sigma_between",
     "df",
@@ -493,6 +496,9 @@ def _series_row(detection: SeriesDetection, missing: int) -> dict[str, Any]:
         "newest_lower": newest.lower if newest else None,
         "newest_upper": newest.upper if newest else None,
         "newest_p_value": newest.p_value if newest else None,
+        "newest_before": newest.before if newest else None,
+        "newest_after": newest.after if newest else None,
+        "newest_change": newest.change if newest else None,
         "sigma_within": detection.sigma_within,
         "sigma_between": detection.sigma_between,
         "df": detection.df,

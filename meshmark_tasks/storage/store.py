@@ -4,19 +4,26 @@ Layout and guarantees are specified in docs/data-model.md; in short
 
     <root>/<table>/run_date=YYYY-MM-DD/part-<safe_run_id>.parquet
     <root>/raw/<safe_run_id>/<cell_id>.<ext>
-    <root>/runs/<safe_run_id>.json
-    <root>/data_docs/<safe_run_id>/
-    <root>/reports/<YYYY-MM-DD | latest>/
+    <root>/run_summaries/<safe_run_id>.json      (runs/<safe_run_id>.json before the runs table)
+    <root>/data_docs/<safe_run_id>/, data_docs/<shared static files>/
+    <root>/reports/<YYYY-MM-DD | latest>/, reports/<shared assets>/
 
 One file per (table, run): rewriting a run replaces its file, so retries never duplicate rows.
 Every path under the root is spelled here: readers (the trend report, DuckDB users of the package)
 ask the store rather than globbing the layout themselves.
+
+A damaged store is read, not refused: a table file that is not readable Parquet of the table's
+schema, or a folder that is not `run_date=<a date>`, is skipped with a warning naming it (and listed
+in `skipped`), so a report over many runs is still built from the good ones. Asking for one run
+whose file is damaged (`read(table, run_id=...)`) is an error naming the file.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
+import logging
 import os
 import tempfile
 import time
@@ -39,6 +46,7 @@ from meshmark_tasks.storage import filesystem as fsx
 from meshmark_tasks.storage.conform import conform, table_schema
 from meshmark_tasks.storage.connection import storage_options_for
 from meshmark_tasks.storage.naming import (
+    PART_PREFIX,
     PART_SUFFIX,
     RUN_ID_METADATA_KEY,
     TEMP_SUFFIX,
@@ -52,9 +60,13 @@ from meshmark_tasks.storage.naming import (
     safe_from_part_file_name,
     safe_run_id,
 )
+from meshmark_tasks.storage.shared_assets import SHARED_DIR, compact_pages, split_static
 
 if TYPE_CHECKING:
     import duckdb
+
+log = logging.getLogger(__name__)
+_WARNED: set[str] = set()
 
 # Measured by benchmarks/bench_store.py: zstd writes about as fast as snappy here and gives
 # smaller files; see docs/data-model.md "Files".
@@ -65,6 +77,10 @@ COMPRESSION = "zstd"
 PARTITION_COLUMN = "run_date"
 HIVE_PARTITIONING = ds.partitioning(pa.schema([(PARTITION_COLUMN, pa.date32())]), flavor="hive")
 PARTITION_PREFIX = f"{PARTITION_COLUMN}="
+# Run summaries (JSON). Before the `runs` table existed they lived in runs/, which is now that
+# table's folder; summaries found there are still read, and moved on the next summary write.
+SUMMARIES_DIR = "run_summaries"
+LEGACY_SUMMARIES_DIR = "runs"
 # The folders made for people to open (HTML reports, GX Data Docs), as opposed to data files.
 PUBLISHED_FOLDERS = ("reports", "data_docs")
 
@@ -75,6 +91,24 @@ class StoredRun:
 
     run_date: datetime.date
     run_id: str
+
+
+@dataclass(frozen=True)
+class SkippedFile:
+    """A file under a table's folder that readers leave out, and why."""
+
+    path: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class _PartFile:
+    path: str
+    run_date: datetime.date
+    safe: str
 
 
 class DatasetStore:
@@ -89,6 +123,11 @@ class DatasetStore:
         self.conn_id = conn_id if conn_id is not None else storage_conn_id()
         self._loc = fsx.resolve_root(root, storage_options_for(root, self.conn_id))
         self.root: str = self._loc.root
+        # Files readers left out (damaged Parquet, folders outside the layout), by path; each is
+        # logged once. Checks of a file's footer are remembered by (path, size, mtime).
+        self._skipped: dict[str, SkippedFile] = {}
+        self._checked: dict[tuple[str, int | None, int | None], str | None] = {}
+        self._sizes: dict[str, tuple[int | None, int | None]] = {}
 
     def __repr__(self) -> str:
         return f"DatasetStore({self.root!r})"
@@ -120,18 +159,29 @@ class DatasetStore:
         return self._loc.url(table, partition, name)
 
     def dataset(self, table: str) -> ds.Dataset:
-        """The whole table as a pyarrow dataset with the table's schema (run_date typed date32)."""
+        """The whole table as a pyarrow dataset with the table's schema (run_date typed date32).
+
+        Only the readable part files: damaged ones are skipped with a warning (see `skipped`).
+        """
+        return self._dataset_of(table, [part.path for part in self._readable_parts(table)])
+
+    def _dataset_of(self, table: str, files: list[str]) -> ds.Dataset:
         schema = table_schema(table)
-        directory = self._loc.path(table)
-        if not fsx.exists(self._loc, directory):
+        if not files:
             return ds.FileSystemDataset([], schema, ds.ParquetFileFormat(), self._loc.fs)
         return ds.dataset(
-            directory,
+            files,
             schema=schema,
             format="parquet",
             filesystem=self._loc.fs,
             partitioning=HIVE_PARTITIONING,
+            partition_base_dir=self._loc.path(table),
         )
+
+    @property
+    def skipped(self) -> list[SkippedFile]:
+        """Files the reads so far left out (damaged Parquet, folders outside the layout)."""
+        return list(self._skipped.values())
 
     def read(
         self,
@@ -150,20 +200,20 @@ class DatasetStore:
         if run_id is None:
             dataset = self.dataset(table)
         else:
-            # Go straight to the run's file rather than filtering every file of the table.
-            name = part_file_name(run_id)
-            files = [i.path for i in self._table_files(table) if i.base_name == name]
-            dataset = ds.dataset(
-                files,
-                schema=schema,
-                format="parquet",
-                filesystem=self._loc.fs,
-                partitioning=HIVE_PARTITIONING,
-                partition_base_dir=self._loc.path(table),
-            )
+            # Go straight to the run's file rather than filtering every file of the table; a
+            # damaged file of the run asked for is an error, not a silent empty answer.
+            safe = safe_run_id(run_id)
+            files = []
+            for part in self._part_files(table):
+                if part.safe == safe:
+                    problem = self._problem_of(table, part.path)
+                    if problem is not None:
+                        raise StoreError(f"{part.path}: {problem}")
+                    files.append(part.path)
+            dataset = self._dataset_of(table, files)
         try:
             return dataset.to_table(columns=columns, filter=filter)
-        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OSError) as exc:
             raise StoreError(f"{table} under {self.root}: {exc}") from None
 
     def run_ids(self, table: str = "results") -> list[str]:
@@ -174,26 +224,20 @@ class DatasetStore:
         """The runs that wrote `table`, oldest first (run_date, then run id); one listing."""
         table_schema(table)
         found: list[StoredRun] = []
-        for info in self._table_files(table):
-            safe = safe_from_part_file_name(info.base_name)
-            run_date = _partition_date(os.path.basename(os.path.dirname(info.path)))
-            if safe is None or run_date is None:
+        for part in self._part_files(table):
+            if not is_hashed(part.safe):
+                run_id = run_id_from_safe(part.safe)
+            elif self._problem_of(table, part.path) is None:
+                run_id = self._run_id_in_file(part.path)
+            else:
                 continue
-            run_id = run_id_from_safe(safe) if not is_hashed(safe) else self._run_id_in_file(info.path)
             if run_id is not None:
-                found.append(StoredRun(run_date, run_id))
+                found.append(StoredRun(part.run_date, run_id))
         return sorted(found)
 
     def run_dates(self, table: str = "results") -> list[datetime.date]:
-        """The run_date partitions of `table`, oldest first, from directory names alone."""
-        table_schema(table)
-        selector = pafs.FileSelector(self._loc.path(table), allow_not_found=True, recursive=False)
-        dates = {
-            _partition_date(info.base_name)
-            for info in self._loc.fs.get_file_info(selector)
-            if info.type == pafs.FileType.Directory
-        }
-        return sorted(d for d in dates if d is not None)
+        """The run_date partitions of `table` that hold a readable file, oldest first."""
+        return sorted({part.run_date for part in self._readable_parts(table)})
 
     def read_history(
         self,
@@ -234,12 +278,15 @@ class DatasetStore:
         """
         table_schema(table)
         if self._loc.local:
-            pattern = self._loc.path(table, f"{PARTITION_PREFIX}*", f"*{PART_SUFFIX}")
-            if not self._table_files(table):
-                raise StoreError(f"no {table} data under {self.root} (looked for {pattern})")
-            quoted = "'" + pattern.replace("'", "''") + "'"
+            # The readable files by name (not a glob): damaged files and folders outside the
+            # layout stay out, and DuckDB still prunes run_date partitions from the paths.
+            files = [part.path for part in self._readable_parts(table)]
+            if not files:
+                pattern = self._loc.path(table, f"{PARTITION_PREFIX}*", f"*{PART_SUFFIX}")
+                raise StoreError(f"no readable {table} data under {self.root} (looked for {pattern})")
+            listed = ", ".join("'" + path.replace("'", "''") + "'" for path in files)
             return (
-                f"read_parquet({quoted}, hive_partitioning=true, union_by_name=true, "
+                f"read_parquet([{listed}], hive_partitioning=true, union_by_name=true, "
                 f"hive_types={{'{PARTITION_COLUMN}': DATE}})"
             )
         name = f"{table}_dataset"
@@ -300,24 +347,51 @@ class DatasetStore:
 
     # ------------------------------------------------------------------------ run summaries
     def write_run_summary(self, run_id: str, summary: Mapping[str, Any]) -> str:
-        """runs/<safe_run_id>.json: a run's data-quality status and counts, written atomically."""
+        """run_summaries/<safe_run_id>.json: a run's data-quality status and counts, atomically.
+
+        Summaries an older version left in runs/ (now the `runs` table's folder, where pyarrow and
+        DuckDB readers of that table would trip on them) are moved here first.
+        """
+        self._move_legacy_summaries()
         payload = json.dumps(summary, indent=2, sort_keys=True, default=str).encode()
 
         def write(out: pa.NativeFile) -> None:
             out.write(payload)
 
-        path = self._loc.path("runs", f"{safe_run_id(run_id)}.json")
-        fsx.write_atomically(self._loc, path, write)
-        return self._loc.url("runs", f"{safe_run_id(run_id)}.json")
+        name = f"{safe_run_id(run_id)}.json"
+        fsx.write_atomically(self._loc, self._loc.path(SUMMARIES_DIR, name), write)
+        return self._loc.url(SUMMARIES_DIR, name)
 
     def read_run_summary(self, run_id: str) -> dict[str, Any] | None:
-        """The summary write_run_summary wrote for this run, or None when there is none."""
-        path = self._loc.path("runs", f"{safe_run_id(run_id)}.json")
-        if not fsx.exists(self._loc, path):
-            return None
-        with self._loc.fs.open_input_stream(path) as source:
-            data: dict[str, Any] = json.loads(source.read())
-        return data
+        """The summary write_run_summary wrote for this run, or None when there is none.
+
+        A summary that is not a JSON object is a StoreError naming the file.
+        """
+        name = f"{safe_run_id(run_id)}.json"
+        for folder in (SUMMARIES_DIR, LEGACY_SUMMARIES_DIR):
+            path = self._loc.path(folder, name)
+            if fsx.exists(self._loc, path):
+                with self._loc.fs.open_input_stream(path) as source:
+                    payload = source.read()
+                try:
+                    data = json.loads(payload)
+                except (ValueError, UnicodeDecodeError) as exc:
+                    raise StoreError(
+                        f"{self._loc.url(folder, name)}: not a JSON run summary ({exc})"
+                    ) from None
+                if not isinstance(data, dict):
+                    raise StoreError(f"{self._loc.url(folder, name)}: not a JSON run summary (not an object)")
+                return data
+        return None
+
+    def _move_legacy_summaries(self) -> None:
+        selector = pafs.FileSelector(self._loc.path(LEGACY_SUMMARIES_DIR), allow_not_found=True)
+        for info in self._loc.fs.get_file_info(selector):
+            if info.type == pafs.FileType.File and info.base_name.endswith(".json"):
+                target = self._loc.path(SUMMARIES_DIR, info.base_name)
+                if not fsx.exists(self._loc, target):
+                    fsx.write_atomically(self._loc, target, _copy_from(self._loc.fs, info.path))
+                fsx.delete_file(self._loc, info.path)
 
     # ---------------------------------------------------------------------------- folders
     def data_docs_dir(self, run_id: str) -> str:
@@ -326,21 +400,29 @@ class DatasetStore:
     def put_data_docs(self, run_id: str, build: Callable[[str], object]) -> str:
         """Publish a run's Data Docs under data_docs/<run>/; returns where its index.html is.
 
-        `build(directory)` writes the site into a local directory (GX writes to local disk only):
-        for a local root that is the final folder, for object stores a temporary one whose files
-        are then uploaded one by one (each a single put, see filesystem.write_atomically).
+        `build(directory)` writes the site into a local temporary directory (GX writes to local
+        disk only). Its `static/` files (the same 4 MB for every run) are stored once, under
+        data_docs/~static/<digest>/, and the pages link them relatively (shared_assets.py); the
+        rest is published file by file (each atomically, see filesystem.write_atomically),
+        replacing an earlier attempt of the same run.
         """
         safe = safe_run_id(run_id)
-        if self._loc.local:
-            target = self._loc.path("data_docs", safe)
-            build(target)
-            return os.path.join(target, "index.html")
         with tempfile.TemporaryDirectory(prefix="meshmark-data-docs-") as tmp:
-            build(tmp)
-            for path in sorted(Path(tmp).rglob("*")):
+            site = Path(tmp) / "site"
+            build(str(site))
+            shared = split_static(site)
+            compact_pages(site)
+            if shared is not None:
+                for relative, source in shared.files.items():
+                    target = self._loc.path("data_docs", SHARED_DIR, shared.digest, *relative.split("/"))
+                    if not fsx.exists(self._loc, target):
+                        fsx.write_atomically(self._loc, target, _copy(source))
+            with contextlib.suppress(FileNotFoundError):
+                self._loc.fs.delete_dir_contents(self._loc.path("data_docs", safe), missing_dir_ok=True)
+            for path in sorted(site.rglob("*")):
                 if path.is_file():
-                    relative = path.relative_to(tmp).parts
-                    fsx.write_atomically(self._loc, self._loc.path("data_docs", safe, *relative), _copy(path))
+                    parts = path.relative_to(site).parts
+                    fsx.write_atomically(self._loc, self._loc.path("data_docs", safe, *parts), _copy(path))
         return self._loc.url("data_docs", safe, "index.html")
 
     def data_docs_index(self, run_id: str) -> str | None:
@@ -408,10 +490,85 @@ class DatasetStore:
         selector = pafs.FileSelector(self._loc.path(table), allow_not_found=True, recursive=True)
         return [i for i in self._loc.fs.get_file_info(selector) if i.type == pafs.FileType.File]
 
+    def _part_files(self, table: str) -> list[_PartFile]:
+        """The table's part files where the layout puts them; anything else found under the
+        table's folder is skipped with a warning (temp files and hidden files silently)."""
+        table_schema(table)
+        base = self._loc.path(table)
+        parts: list[_PartFile] = []
+        for info in self._table_files(table):
+            relative = info.path[len(base) :].lstrip("/" + os.sep)
+            if any(piece.startswith((".", "_")) for piece in relative.replace(os.sep, "/").split("/")):
+                continue  # crash leftovers (.x.tmp) and files tools keep beside data (_SUCCESS)
+            folder = os.path.basename(os.path.dirname(info.path))
+            safe = safe_from_part_file_name(info.base_name)
+            run_date = _partition_date(folder)
+            at_top = folder == os.path.basename(base)
+            if table == LEGACY_SUMMARIES_DIR and at_top and info.base_name.endswith(".json"):
+                continue  # a run summary of an older version (moved on the next write)
+            if run_date is None:
+                self._skip(info.path, f"not in a {PARTITION_PREFIX}YYYY-MM-DD folder of {table}/")
+            elif safe is None:
+                self._skip(info.path, f"not a {table} file ({PART_PREFIX}<run>{PART_SUFFIX})")
+            else:
+                parts.append(_PartFile(info.path, run_date, safe))
+                self._sizes[info.path] = (info.size, info.mtime_ns)
+        return parts
+
+    def _readable_parts(self, table: str) -> list[_PartFile]:
+        return [p for p in self._part_files(table) if self._problem_of(table, p.path) is None]
+
+    def _problem_of(self, table: str, path: str) -> str | None:
+        """Why the part file at `path` cannot be read as `table` (None: it can), from its footer;
+        a damaged file is also recorded in `skipped`."""
+        size, mtime = self._sizes.get(path, (None, None))
+        key = (path, size, mtime)
+        if key not in self._checked:
+            self._checked[key] = _footer_problem(self._loc.fs, path, table_schema(table))
+        problem = self._checked[key]
+        if problem is not None:
+            self._skip(path, problem)
+        return problem
+
+    def _skip(self, path: str, reason: str) -> None:
+        if path not in self._skipped:
+            where = self._loc.url(*path[len(self._loc.base) :].lstrip("/" + os.sep).split("/"))
+            self._skipped[path] = SkippedFile(where if not self._loc.local else path, reason)
+            # Once per process, however many stores (a report opens several) meet the file.
+            if str(self._skipped[path]) not in _WARNED:
+                _WARNED.add(str(self._skipped[path]))
+                log.warning("skipped %s", self._skipped[path])
+
     def _run_id_in_file(self, path: str) -> str | None:
         metadata = pq.read_schema(path, filesystem=self._loc.fs).metadata or {}
         value = metadata.get(RUN_ID_METADATA_KEY)
         return value.decode("utf-8") if value is not None else None
+
+
+def _footer_problem(fs: pafs.FileSystem, path: str, schema: pa.Schema) -> str | None:
+    """Why a file is not readable Parquet of `schema` (its footer and column types); None if it is."""
+    try:
+        found = pq.read_schema(path, filesystem=fs)
+    except (pa.ArrowException, OSError) as exc:
+        return f"not a readable Parquet file ({' '.join(str(exc).split())[:200]})"
+    for field in found:
+        index = schema.get_field_index(field.name)
+        if index >= 0 and not _same_type(field.type, schema.field(index).type):
+            return f"column {field.name!r} is {field.type}, the table's schema has {schema.field(index).type}"
+    return None
+
+
+def _same_type(found: pa.DataType, wanted: pa.DataType) -> bool:
+    # Files store what the schema says; a null column (all values missing) reads as anything.
+    return found == wanted or pa.types.is_null(found)
+
+
+def _copy_from(fs: pafs.FileSystem, path: str) -> Callable[[pa.NativeFile], None]:
+    def write(out: pa.NativeFile) -> None:
+        with fs.open_input_stream(path) as source:
+            out.write(source.read())
+
+    return write
 
 
 def _partition_date(directory_name: str) -> datetime.date | None:

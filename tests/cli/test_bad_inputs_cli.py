@@ -1075,10 +1075,10 @@ VALIDATE_CASES = [
         r_jsonl=b"[1, 2]\n",
     ),
     case(
-        "validate-connections-true",
+        "validate-connections-true",  # row 1 of the plan order: sidecar, round 0, 40 req/s
         "validate {dir}/r.jsonl",
         "connections must be a number",
-        "wrong type in cells baseline-q100-c8-b1024-http-r0",
+        "wrong type in cells sidecar-q40-c8-b1024-http-r0",
         r_jsonl=results({"connections": True}),
     ),
     case(

@@ -62,7 +62,9 @@ def test_the_branch_leads_to_the_pod_task_on_kubernetes_only(dagbag) -> None:
 
     dag = dagbag.dags["meshmark_nightly"]
     branch = dag.get_task("branch_on_backend")
-    assert branch.downstream_task_ids == {"run_cell", "render_pods"}
+    # It also leads straight to the pod and collect tasks, so that taking the local side skips them
+    # at once (finalize need not wait for the skip to cascade).
+    assert branch.downstream_task_ids == {"run_cell", "render_pods", "loadgen", "collect"}
 
     def reachable(task_id: str) -> set[str]:
         seen, todo = set(), [task_id]
@@ -261,3 +263,27 @@ def test_scheduled_runs_plan_the_nightly_profile_triggered_runs_the_forms(
     cells = task.python_callable()
     assert pushed["plan"]["profile"]["name"] == profile
     assert cells == pushed["plan"]["cells"]
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"profile": "no-such-profile"}, "no-such-profile"),
+        ({"profile": "local-demo", "qps": [-5]}, "qps"),
+        ({"profile": "local-demo", "meshes": ["not-a-mesh"]}, "not-a-mesh"),
+    ],
+)
+def test_a_broken_profile_or_override_fails_the_plan_task_once(dagbag, params: dict, message: str) -> None:
+    """AirflowFailException: Airflow fails the task without the DAG's retries (2 m 15 s of them before)."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    callable_ = dagbag.dags["meshmark_nightly"].get_task("plan").python_callable
+    callable_.__globals__["get_current_context"] = lambda: {"params": params}
+    try:
+        with pytest.raises(AirflowFailException, match=message) as failure:
+            callable_()
+    finally:
+        from airflow.sdk import get_current_context
+
+        callable_.__globals__["get_current_context"] = get_current_context
+    assert "\n" not in str(failure.value)

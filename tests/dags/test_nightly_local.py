@@ -69,13 +69,27 @@ def test_the_nightly_run_scores_every_mesh(two_runs) -> None:
     assert "run_cell[2]" in info["tasks"]
 
 
+def test_each_cell_keeps_its_raw_output_and_the_testbed_account(two_runs) -> None:
+    from meshmark_tasks.storage import DatasetStore
+
+    tmp, _runs = two_runs
+    results = DatasetStore(str(tmp / "data")).read("results").to_pandas()
+    for row in results.to_dict("records"):
+        raw = tmp / "data" / row["raw_path"]
+        assert raw.name.endswith(".k6.json") and raw.is_file()
+        details = json.loads(raw.with_name(f"{row['cell_id']}.testbed.json").read_text())
+        assert details["cell_id"] == row["cell_id"]
+        assert set(details["phases_s"]) >= {"start_and_ready", "warmup", "measured", "teardown"}
+        assert details["phases_s"]["measured"] >= row["duration_s"]
+
+
 def test_paths_are_printed_and_the_report_exists(two_runs) -> None:
     tmp, runs = two_runs
     out = runs[0][0].stdout
     assert f"parquet dataset: {tmp / 'data'}" in out
     assert f"report:          {tmp / 'data'}/reports/latest/index.html" in out
     assert (tmp / "data" / "reports" / "latest" / "index.html").exists()
-    summary = json.loads(next((tmp / "data" / "runs").glob("*.json")).read_text())
+    summary = json.loads(next((tmp / "data" / "run_summaries").glob("*.json")).read_text())
     assert summary["data_quality"] in ("passed", "passed_with_quarantine")
     assert Path(summary["data_docs"]).exists()
 

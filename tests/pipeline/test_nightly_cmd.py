@@ -16,11 +16,16 @@ from meshmark_tasks.cli import main
 def launched(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     calls: list[dict[str, Any]] = []
 
-    def fake_call(cmd: list[str], env: dict[str, str], cwd: str) -> int:
-        calls.append({"conf": json.loads(cmd[3]), "argv": cmd[4:], "env": env, "cwd": cwd})
-        return 0
+    class FakeRun:
+        """Stands in for the run process: records how it was started, ends at once with 0."""
 
-    monkeypatch.setattr(subprocess, "call", fake_call)
+        def __init__(self, cmd: list[str], *, env: dict[str, str], cwd: str, **options: Any) -> None:
+            calls.append({"conf": json.loads(cmd[3]), "argv": cmd[4:], "env": env, "cwd": cwd, **options})
+
+        def wait(self, timeout: float | None = None) -> int:
+            return 0
+
+    monkeypatch.setattr(subprocess, "Popen", FakeRun)
     return calls
 
 
@@ -45,6 +50,8 @@ def test_logical_date_is_passed_on(launched) -> None:
     assert main(["nightly", "--logical-date", "2026-11-25T02:00:00+00:00"]) == 0
     assert launched[0]["argv"] == ["2026-11-25T02:00:00+00:00"]
     assert launched[0]["conf"]["profile"] == "local-demo"
+    # the run gets its lifeline and a session of its own (lifecycle.py)
+    assert launched[0]["start_new_session"] is True and len(launched[0]["pass_fds"]) == 1
 
 
 def test_missing_profile_file_is_a_clear_error(launched, capsys: pytest.CaptureFixture[str]) -> None:

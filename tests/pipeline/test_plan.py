@@ -22,10 +22,10 @@ def test_overrides_narrow_the_matrix() -> None:
         {"profile": "local-demo", "meshes": ["baseline", "sidecar"], "qps": [50, "max"], "duration_s": 2}
     )
     ids = [c["cell_id"] for c in plan["cells"]]
-    assert ids == [
+    assert ids == [  # execution order: load point, round, mesh (baseline first)
         "baseline-q50-c8-b1024-http-r0",
-        "baseline-qmax-c8-b1024-http-r0",
         "sidecar-q50-c8-b1024-http-r0",
+        "baseline-qmax-c8-b1024-http-r0",
         "sidecar-qmax-c8-b1024-http-r0",
     ]
     assert profile_of(plan).duration_s == 2

@@ -72,3 +72,34 @@ def test_the_run_table_has_counts_scores_and_paths() -> None:
         ["sidecar", "65.6"],
     ]
     assert table[-2].endswith("/data/data_docs/manual__1/index.html")
+
+
+def test_the_run_table_states_uncertainty_and_significance() -> None:
+    from meshmark_tasks.pipeline.summaries import meshmark_cell
+
+    sidecar = {
+        "repetitions_used": 5,
+        "ci_low": 81.2,
+        "ci_high": 81.6,
+        "delta_vs_baseline": -17.1,
+        "delta_ci_low": -17.3,
+        "delta_ci_high": -16.9,
+        "p_value": 0.00002,
+        "significant": True,
+    }
+    assert meshmark_cell(81.4, sidecar) == (
+        "81.4 ± 0.2 (95 % CI 81.2–81.6, 5 rounds); vs baseline -17.1 points [-17.3, -16.9], "
+        "p < 0.001, significant"
+    )
+    twin = sidecar | {"delta_vs_baseline": 0.4, "delta_ci_low": -0.5, "p_value": 0.21, "significant": False}
+    assert meshmark_cell(81.4, twin).endswith(
+        "vs baseline +0.4 points [-0.5, -16.9], p = 0.210, not significant"
+    )
+    one = {"repetitions_used": 1, "delta_vs_baseline": -17.0, "p_value": None, "significant": None}
+    assert meshmark_cell(81.4, one) == (
+        "81.4 (1 round: no confidence interval); vs baseline -17.0 points (no test: too few rounds)"
+    )
+    table = run_table(
+        {"meshmark_by_mesh": {"sidecar": 81.4}, "meshmark_uncertainty_by_mesh": {"sidecar": sidecar}}
+    )
+    assert "MeshMark sidecar  81.4 ± 0.2" in table

@@ -46,7 +46,7 @@ def test_cell_ids_are_stable_and_readable() -> None:
     cells = expand_matrix(load_profile(REPO / "profiles" / "local-demo.yaml"))
     assert [c.cell_id for c in cells][:2] == [
         "baseline-q100-c8-b1024-http-r0",
-        "baseline-q300-c8-b1024-http-r0",
+        "sidecar-q100-c8-b1024-http-r0",
     ]
     assert expand_matrix(load_profile(REPO / "profiles" / "local-demo.yaml")) == cells
     assert find_cell(load_profile(REPO / "profiles" / "local-demo.yaml"), cells[3].cell_id) == cells[3]
@@ -56,8 +56,9 @@ def test_max_qps_is_unthrottled(tmp_path: Path) -> None:
     data = _demo()
     data["matrix"]["qps"] = ["max", 12.5]
     profile_cells = expand_matrix(load_profile(_write(tmp_path, data)))
-    assert [c.requested_qps for c in profile_cells[:2]] == [None, 12.5]
-    assert profile_cells[1].cell_id == "baseline-q12p5-c8-b1024-http-r0"
+    baselines = [c for c in profile_cells if c.is_baseline]
+    assert [c.requested_qps for c in baselines[:2]] == [None, 12.5]
+    assert baselines[1].cell_id == "baseline-q12p5-c8-b1024-http-r0"
 
 
 def _mutate(path: str, value: object) -> dict:

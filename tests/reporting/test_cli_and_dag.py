@@ -26,7 +26,7 @@ def test_cli_report_prints_json_and_exit_codes(regression_root: Path, tmp_path: 
     summary = json.loads(captured.out)
     assert summary["latest_dir"] == str(out / "latest")
     assert (out / "latest" / "index.html").exists()
-    assert len(summary["regressions"]) == 6
+    assert len(summary["regressions"]) == 9
     assert "report written to" in captured.err
 
     assert main(["report", "--data", str(regression_root), "--out", str(out), "--fail-on-regression"]) == 1
@@ -46,6 +46,11 @@ def test_cli_report_prints_json_and_exit_codes(regression_root: Path, tmp_path: 
     )
     assert code == 0
     assert json.loads(capsys.readouterr().out)["regressions"] == []
+    # --history-runs: the runs whose change points are looked for; 4 leaves 3 earlier nights < 5
+    short = ["report", "--data", str(regression_root), "--out", str(tmp_path / "o3"), "--history-runs", "4"]
+    assert main([*short, "--fail-on-regression"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["regressions"] == [] and summary["counts"]["insufficient_history"] > 0
 
 
 def test_cli_bad_input_exits_2_naming_the_root(tmp_path: Path, capsys) -> None:
@@ -130,7 +135,7 @@ def test_task_fails_on_regression(regression_root: Path) -> None:
 
     from meshmark_tasks.reporting.dag_task import run_trend_report
 
-    with pytest.raises(AirflowFailException, match="6 regression"):
+    with pytest.raises(AirflowFailException, match="9 regression"):
         run_trend_report({"days": 30, "meshes": [], "on_regression": "fail"}, root=str(regression_root))
     assert (regression_root / "reports" / "latest" / "index.html").exists()  # published before failing
     summary = run_trend_report(
@@ -181,9 +186,9 @@ def test_notify_posts_to_the_webhook_connection(regression_root: Path, monkeypat
     assert summary["notified"] == "meshmark_test_hook"
     assert len(_Recorder.received) == 1
     payload = _Recorder.received[0]
-    assert payload["text"].startswith("MeshMark: 6 regression(s) in run scheduled__2025-01-10")
+    assert payload["text"].startswith("MeshMark: 9 regression(s) in run scheduled__2025-01-10")
     assert "sidecar @ 100 qps" in payload["text"]
-    assert len(payload["meshmark"]["regressions"]) == 6
+    assert len(payload["meshmark"]["regressions"]) == 9
 
 
 def test_notify_without_connection_only_logs(regression_root: Path) -> None:

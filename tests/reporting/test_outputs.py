@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
-from synthetic import BASELINE, SyntheticHistory, SyntheticMesh, write_history
+from synthetic import BASELINE, SIDECAR, SyntheticHistory, SyntheticMesh, write_history
 
 from meshmark_tasks.reporting import build_report
 from meshmark_tasks.reporting.history import NoHistoryError
@@ -29,17 +29,29 @@ def test_report_files_in_dated_folder_and_latest(regression_report) -> None:
     assert leftovers == []
 
 
-def test_html_is_self_contained_with_regressions_first(regression_report) -> None:
+def test_html_opens_from_disk_with_regressions_first(regression_report) -> None:
     html = Path(regression_report.html_path).read_text()
-    assert "<script src=" not in html and "<link " not in html  # nothing loaded from elsewhere
-    assert html.count("plotly.js v") == 1  # the bundle is inlined once ...
-    assert html.count("Plotly.newPlot") == 5  # ... and used by the five charts
+    # Nothing loaded from elsewhere: the one script is plotly.js, stored once beside the reports.
+    (script,) = re.findall(r'<script src="([^"]+)"', html)
+    assert script.startswith("../assets/plotly-") and "<link " not in html
+    for folder in (regression_report.report_dir, regression_report.latest_dir):
+        bundle = (Path(folder) / script).resolve()
+        assert "plotly.js v" in bundle.read_text()[:2000]
+    assert "plotly.js v" not in html  # ... not inlined (4.6 MB per page) ...
+    assert len(html.encode()) < 300_000
+    assert html.count("Plotly.newPlot") == 6  # ... and used by the five charts and the flagged changes
+    assert html.index('id="section-chart-changes"') < html.index('id="section-chart-meshmark"')
     regressions_at = html.index('id="regressions"')
     assert regressions_at < html.index('class="chart"')
     table = html[regressions_at : html.index("</table>", regressions_at)]
-    assert table.count('<tr class="regression">') == 6
+    assert table.count('<tr class="regression">') == 9
     assert "sidecar" in table and "p99 latency" in table and "sidecar-mtls" not in table
     assert "per vCPU-hour" in html and "0.0316" in html  # cost assumptions are stated
+    # every flagged change says its first night, magnitude with CI, p-value and what changed
+    assert table.count("2025-01-10 (scheduled__2025-01-10T02:00:00+00:00)") == 9
+    assert table.count("nothing recorded") == 9
+    assert re.search(r"\+\d+\.\d %\s*\(\+\d+\.\d … \+\d+\.\d %\)", table)
+    assert "No significant change point on an earlier night" in html
 
 
 def test_regressions_json_for_machines(regression_report) -> None:
@@ -47,9 +59,14 @@ def test_regressions_json_for_machines(regression_report) -> None:
     assert document["schema_version"] == 1
     assert document["run_id"] == regression_report.run_id
     assert document["counts"] == regression_report.counts
-    assert document["rule"]["history_runs"] == 7 and document["rule"]["k"] == 4.0
+    assert document["method"] == document["rule"]["method"] == "change_point"
+    assert document["rule"]["p_value"] == 0.001 and document["rule"]["min_magnitude"] == 0.05
+    assert document["rule"]["history_runs"] == 90
+    assert document["rule"]["scales"]["latency_ms_p99"] == "log"
+    assert document["rule"]["scales"]["meshmark"] == "linear"
+    assert document["recent_changes"] == []
     assert document["window"]["runs"] == 10
-    assert len(document["regressions"]) == document["counts"]["regression"] == 6
+    assert len(document["regressions"]) == document["counts"]["regression"] == 9
     entry = document["regressions"][0]
     for key in (
         "mesh",
@@ -66,9 +83,28 @@ def test_regressions_json_for_machines(regression_report) -> None:
         "change_pct",
         "classification",
         "run_id",
+        # the change-point fields
+        "method",
+        "first_night",
+        "magnitude",
+        "magnitude_ci",
+        "p_value",
+        "direction",
+        "level_before",
+        "level_after",
+        "nights_before",
+        "nights_after",
+        "sigma_within",
+        "sigma_between",
+        "change_points",
+        "what_changed",
     ):
         assert key in entry, key
     assert entry["classification"] == "regression"
+    assert entry["mad"] is None  # the retired rule's field: kept, empty
+    assert entry["first_night"] == {"run_id": document["run_id"], "run_date": "2025-01-10", "run_seq": 9}
+    assert entry["change_points"][-1]["first_night"] == entry["first_night"]
+    assert entry["change_points"][-1]["p_value"] == entry["p_value"]
     # stable series are only counted, never listed
     assert all(
         r["classification"] != "stable" for r in document["improvements"] + document["insufficient_history"]
@@ -78,9 +114,47 @@ def test_regressions_json_for_machines(regression_report) -> None:
 def test_markdown_summary(regression_report) -> None:
     text = Path(regression_report.markdown_path).read_text()
     assert text.startswith("# MeshMark trend report 2025-01-10")
-    assert "**6 regressions**" in text
-    assert text.count("| sidecar |") == 6
+    assert "**9 regressions**" in text
+    assert text.count("| sidecar |") == 9
     assert "p99 latency (ms)" in text
+    assert "| first night |" in text and "2025-01-10 (scheduled\\_\\_2025-01-10T02:00:00+00:00)" in text
+    assert "change points in each series' per-repetition history" in text
+
+
+def test_a_recent_change_with_a_new_version_is_reported_as_history(tmp_path: Path) -> None:
+    """A step three nights ago that came with a new load-generator version: no regression tonight,
+    a recent change in every output, naming the night and the version change."""
+    root = tmp_path / "data"
+    spec = SyntheticHistory(
+        meshes=(BASELINE, SIDECAR),
+        qps=(100.0,),
+        nights=14,
+        repetitions=4,
+        noise=0.02,
+        seed=4,
+        step_night=11,
+        newest_changes={"sidecar": {"latency_ms_p99": 1.25}},
+        step_descriptors={"load_generator_version": "1.2.0"},
+    )
+    write_history(str(root), spec)
+    result = build_report(str(root), out_dir=str(tmp_path / "out"))
+    assert not result.has_regressions and result.counts["regression"] == 0
+    document = json.loads(Path(result.json_path).read_text())
+    recent = [c for c in document["recent_changes"] if c["metric"] == "latency_ms_p99"]
+    assert len(recent) == 1
+    change = recent[0]
+    assert change["mesh"] == "sidecar" and change["first_night"]["run_date"] == "2025-01-12"
+    assert change["direction"] == "regression" and change["is_newest"] is False
+    assert change["what_changed"] == [
+        {"field": "load_generator_version", "before": "1.1.0", "after": "1.2.0"}
+    ]
+    html = Path(result.html_path).read_text()
+    section = html[html.index('id="recent-changes"') : html.index('id="rule"')]
+    assert "2025-01-12 (scheduled__2025-01-12T02:00:00+00:00)" in section
+    assert "load_generator_version: 1.1.0 → 1.2.0" in section
+    assert 'id="section-chart-changes"' in html
+    markdown = Path(result.markdown_path).read_text()
+    assert "## Recent changes (earlier nights)" in markdown and "1.1.0 → 1.2.0" in markdown
 
 
 def test_profile_and_result_strings_are_escaped(tmp_path: Path) -> None:

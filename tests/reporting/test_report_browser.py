@@ -34,14 +34,14 @@ def test_report_renders_charts_without_console_errors(chromium: HeadlessChromium
         assert time.monotonic() < deadline, "plotly charts did not render"
         time.sleep(0.2)
 
-    assert chromium.evaluate("document.querySelectorAll('.js-plotly-plot').length") == 5
+    assert chromium.evaluate("document.querySelectorAll('.js-plotly-plot').length") == 6  # + flagged changes
     assert chromium.evaluate("typeof Plotly") == "object"
     traces = chromium.evaluate(
         "Array.from(document.querySelectorAll('.js-plotly-plot')).map("
         "p => p.querySelectorAll('.scatterlayer .trace').length)"
     )
     assert all(n > 0 for n in traces), traces  # every chart drew at least one line
-    assert chromium.evaluate("document.querySelectorAll('tr.regression').length") == 6
+    assert chromium.evaluate("document.querySelectorAll('tr.regression').length") == 9
     assert chromium.evaluate("document.querySelector('h2').id") == "regressions"  # regressions come first
 
     assert chromium.console_errors() == []

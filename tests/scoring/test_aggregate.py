@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from meshmark_tasks import schemas
 from meshmark_tasks.scoring import ScoringInputError, aggregate_by_config
+from meshmark_tasks.scoring.uncertainty import CONFIG_COLUMNS
 
 
 def _scored(rows: list[dict]) -> pd.DataFrame:
@@ -35,12 +36,20 @@ def test_repetitions_then_load_points():
         ]
     )
     configs = aggregate_by_config(scored)
-    assert list(configs.columns) == ["mesh", "meshmark_mean", "meshmark_min", "cells_scored"]
+    assert list(configs.columns) == [
+        "mesh",
+        "meshmark_mean",
+        "meshmark_min",
+        "cells_scored",
+        *CONFIG_COLUMNS,
+        "load_points_scored",
+    ]
     istio = configs.set_index("mesh").loc["istio"]
     # Equal weight per load point: (60 + 90 + 30) / 3, not the mean of the 7 cells (47.14).
     assert istio["meshmark_mean"] == pytest.approx(60.0)
     assert istio["meshmark_min"] == pytest.approx(30.0)
     assert istio["cells_scored"] == 7
+    assert istio["load_points_scored"] == 3
     assert configs.set_index("mesh").loc["baseline", "cells_scored"] == 1
 
 
@@ -68,19 +77,29 @@ def test_per_run_and_arrow_schema():
         ]
     )
     configs = aggregate_by_config(scored)
-    assert list(configs.columns) == schemas.MESHMARK_CONFIG.names
+    assert list(configs.columns) == [
+        c for c in schemas.MESHMARK_CONFIG.names if c not in schemas.RUN_LEVEL_COLUMNS
+    ]
     assert configs[["run_id", "mesh", "meshmark_mean"]].values.tolist() == [
         ["r1", "istio", 10.0],
         ["r2", "istio", 20.0],
         ["r2", "linkerd", 30.0],
     ]
-    pa.Table.from_pandas(configs, schema=schemas.MESHMARK_CONFIG, preserve_index=False)
+    fields = [schemas.MESHMARK_CONFIG.field(c) for c in configs.columns]
+    pa.Table.from_pandas(configs, schema=pa.schema(fields), preserve_index=False)
 
 
 def test_empty_and_missing_columns():
     empty = _scored([{"mesh": "x", "requested_qps": 1.0, "meshmark": 1.0}]).iloc[0:0]
     out = aggregate_by_config(empty)
-    assert out.empty and list(out.columns) == ["mesh", "meshmark_mean", "meshmark_min", "cells_scored"]
+    assert out.empty and list(out.columns) == [
+        "mesh",
+        "meshmark_mean",
+        "meshmark_min",
+        "cells_scored",
+        *CONFIG_COLUMNS,
+        "load_points_scored",
+    ]
     with pytest.raises(ScoringInputError, match="missing column meshmark"):
         aggregate_by_config(_scored([{"mesh": "x", "requested_qps": 1.0}]))
 

@@ -104,16 +104,16 @@ def test_no_class_at_all_gives_null_meshmark(frame, mesh_cell):
 
 def test_output_columns_follow_the_schema(frame, baseline_cell, mesh_cell):
     scored = score_cells(frame(baseline_cell, mesh_cell))
-    expected = [c for c in schemas.MESHMARK.names if c not in ("run_id", "run_date")]
+    expected = _scored_columns(without=("run_id", "run_date"))
     assert list(scored.columns) == expected
-    pa.Table.from_pandas(scored, schema=schemas.MESHMARK.remove(0).remove(0), preserve_index=False)
+    pa.Table.from_pandas(scored, schema=_schema_of(expected), preserve_index=False)
 
 
 def test_output_converts_to_the_arrow_schema_with_run_columns(frame, baseline_cell, mesh_cell):
     run = {"run_id": "r1", "run_date": pd.Timestamp("2025-03-01").date(), "mesh_kind": "istio"}
     scored = score_cells(frame(baseline_cell | run, mesh_cell | run))
-    assert list(scored.columns) == schemas.MESHMARK.names
-    table = pa.Table.from_pandas(scored, schema=schemas.MESHMARK, preserve_index=False)
+    assert list(scored.columns) == _scored_columns()
+    table = pa.Table.from_pandas(scored, schema=_schema_of(_scored_columns()), preserve_index=False)
     assert table.column("meshmark").to_pylist()[0] == pytest.approx(89.43359375, abs=1e-12)
 
 
@@ -134,11 +134,19 @@ def test_empty_input_gives_empty_output(frame, baseline_cell):
     assert scored.columns[0] == "cell_id"
     # A run whose cells all failed hands over a frame without rows or columns.
     scored = score_cells(pd.DataFrame())
-    assert scored.empty and list(scored.columns) == [
-        c for c in schemas.MESHMARK.names if c not in ("run_id", "run_date")
-    ]
+    assert scored.empty and list(scored.columns) == _scored_columns(without=("run_id", "run_date"))
     assert scored["meshmark"].dtype == "float64"
-    pa.Table.from_pandas(scored, schema=schemas.MESHMARK.remove(0).remove(0), preserve_index=False)
+    pa.Table.from_pandas(scored, schema=_schema_of(list(scored.columns)), preserve_index=False)
+
+
+def _scored_columns(without: tuple[str, ...] = ()) -> list[str]:
+    """The meshmark columns scoring fills: all but the run-level ones the pipeline sets."""
+    skip = (*without, *schemas.RUN_LEVEL_COLUMNS)
+    return [c for c in schemas.MESHMARK.names if c not in skip]
+
+
+def _schema_of(names: list[str]) -> pa.Schema:
+    return pa.schema([schemas.MESHMARK.field(n) for n in names])
 
 
 @pytest.mark.parametrize("column", ["cell_id", "latency_ms_p50", "requested_qps", "slo_p99_ms", "protocol"])

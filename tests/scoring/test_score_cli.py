@@ -220,3 +220,22 @@ def test_cells_from_stdin(monkeypatch, capsys, baseline_cell, mesh_cell):
     monkeypatch.setattr(sys, "stdin", stdin(text + '{"mesh": 3}\n'))
     code, _, err = _run(["score", "-", "--slo-p99-ms", "10"], capsys)
     assert code == 2 and "<stdin>:3: mesh: expected a string, got 3" in err
+
+
+def test_repetitions_give_load_point_intervals_and_paired_deltas(tmp_path, capsys, baseline_cell, mesh_cell):
+    rows = []
+    for rep, (drift, ratio) in enumerate([(1.0, 1.5), (1.1, 1.6), (0.9, 1.55)]):
+        for cell, factor in ((baseline_cell, 1.0), (mesh_cell, ratio)):
+            row = {k: v for k, v in cell.items() if k not in ("cell_id", "slo_p99_ms")}
+            row["repetition"] = rep
+            row["latency_ms_p50"] = cell["latency_ms_p50"] * drift * factor
+            row["latency_ms_p99"] = max(cell["latency_ms_p99"], row["latency_ms_p50"])
+            rows.append(row)
+    cells = _write_lines(tmp_path / "cells.jsonl", rows)
+    code, out, err = _run(["score", str(cells), "--slo-p99-ms", "10"], capsys)
+    assert code == 0, err
+    points = {p["mesh"]: p for p in json.loads(out)["load_points"]}
+    assert points["istio"]["repetitions_used"] == 3 and points["istio"]["pairs_used"] == 3
+    assert points["istio"]["latency_ms_p50_ci_low"] is not None
+    assert points["istio"]["delta_p50_significant"] is True  # +50–60 % in every repetition
+    assert points["baseline"]["delta_p50_pct"] is None

@@ -15,6 +15,8 @@ from meshmark_tasks.storage import DatasetStore
 DOC = Path(__file__).resolve().parents[2] / "docs" / "data-model.md"
 DAY_1 = datetime.date(2026, 11, 25)
 DAY_2 = datetime.date(2026, 11, 26)
+TS_1 = datetime.datetime(2026, 11, 25, 2, 0, 4, tzinfo=datetime.UTC)
+TS_2 = datetime.datetime(2026, 11, 26, 2, 0, 7, tzinfo=datetime.UTC)
 
 
 def documented_query() -> str:
@@ -24,12 +26,13 @@ def documented_query() -> str:
     return match.group(1)
 
 
-def _scores(meshes: list[str], marks: list[float | None]) -> pd.DataFrame:
+def _scores(meshes: list[str], marks: list[float | None], run_ts: datetime.datetime) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "cell_id": [f"{m}-q100-c8-b0-http-r{i}" for i, m in enumerate(meshes)],
             "mesh": meshes,
             "meshmark": marks,
+            "run_ts": [run_ts] * len(meshes),
         }
     )
 
@@ -38,20 +41,20 @@ def _scores(meshes: list[str], marks: list[float | None]) -> pd.DataFrame:
 def filled_store(store: DatasetStore) -> DatasetStore:
     store.write_run(
         "meshmark",
-        _scores(["baseline", "baseline", "sidecar", "sidecar"], [90.0, 88.0, 60.0, None]),
+        _scores(["baseline", "baseline", "sidecar", "sidecar"], [90.0, 88.0, 60.0, None], TS_1),
         run_id="scheduled__2026-11-25T02:00:00+00:00",
         run_date=DAY_1,
     )
     store.write_run(
         "meshmark",
-        _scores(["baseline", "sidecar", "sidecar"], [89.0, 70.0, 64.0]),
+        _scores(["baseline", "sidecar", "sidecar"], [89.0, 70.0, 64.0], TS_2),
         run_id="scheduled__2026-11-26T02:00:00+00:00",
         run_date=DAY_2,
     )
     # A retry of the second run under the same date must not double its rows.
     store.write_run(
         "meshmark",
-        _scores(["baseline", "sidecar", "sidecar"], [89.0, 70.0, 64.0]),
+        _scores(["baseline", "sidecar", "sidecar"], [89.0, 70.0, 64.0], TS_2),
         run_id="scheduled__2026-11-26T02:00:00+00:00",
         run_date=DAY_2,
     )
@@ -63,10 +66,10 @@ def test_documented_query_aggregates_per_mesh_and_day(filled_store: DatasetStore
     con = duckdb.connect()
     rows = con.execute(sql).fetchall()
     assert rows == [
-        ("baseline", DAY_1, 89.0, 2),
-        ("sidecar", DAY_1, 60.0, 1),  # the null score is left out, not counted as 0
-        ("baseline", DAY_2, 89.0, 1),
-        ("sidecar", DAY_2, 67.0, 2),
+        ("baseline", DAY_1, TS_1, 89.0, 2),
+        ("sidecar", DAY_1, TS_1, 60.0, 1),  # the null score is left out, not counted as 0
+        ("baseline", DAY_2, TS_2, 89.0, 1),
+        ("sidecar", DAY_2, TS_2, 67.0, 2),
     ]
     # The same numbers through pyarrow, as a cross-check of the reader, not of DuckDB.
     frame = filled_store.read("meshmark").to_pandas().dropna(subset=["meshmark"])

@@ -71,7 +71,7 @@ def test_duckdb_reads_a_table_through_the_store(
         source = store.duckdb_source(con, "results")
         rows = con.sql(f"SELECT run_date, count(*) FROM {source} GROUP BY ALL ORDER BY run_date").fetchall()
         if kind == "local":
-            with pytest.raises(StoreError, match="no meshmark data under"):
+            with pytest.raises(StoreError, match="no readable meshmark data under"):
                 store.duckdb_source(con, "meshmark")
     finally:
         con.close()
@@ -99,3 +99,33 @@ def test_data_docs_and_report_folders(kind: str, tmp_path: Path, memory_root: st
     page = f"{base}/data_docs/manual__2026-11-24T02~3A00~3A00~2B00~3A00/validations/one.html"
     assert fs.open_input_stream(page).read() == b"<html>one</html>"
     assert store.reports_root() == store.reports_dir("latest").rsplit("/", 1)[0]
+
+
+def test_damaged_files_are_skipped_with_a_warning_naming_them(
+    tmp_path: Path, sample: MakeTable, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A corrupt part file or a folder outside the layout leaves the good runs readable."""
+    root = str(tmp_path / "data")
+    run_ids = _three_runs(root, sample)
+    store = DatasetStore(root)
+    corrupt = tmp_path / "data" / "results" / "run_date=2026-11-21" / "part-broken.parquet"
+    corrupt.write_bytes(b"PAR1 not really")
+    stray = tmp_path / "data" / "results" / "run_date=not-a-date" / "part-x.parquet"
+    stray.parent.mkdir()
+    good = next((tmp_path / "data" / "results").glob("run_date=2026-11-20/*.parquet"))
+    stray.write_bytes(good.read_bytes())
+
+    with caplog.at_level("WARNING"):
+        assert store.read("results").num_rows == 5 * 6
+        # runs() goes by file names (no file opened): the damaged file's name still lists it
+        assert set(run_ids) <= {r.run_id for r in store.runs("results")}
+        con = duckdb.connect()
+        assert con.execute(f"SELECT count(*) FROM {store.duckdb_source(con, 'results')}").fetchall() == [
+            (30,)
+        ]
+    skipped = {Path(s.path).name: s.reason for s in store.skipped}
+    assert skipped["part-broken.parquet"].startswith("not a readable Parquet file")
+    assert skipped["part-x.parquet"] == "not in a run_date=YYYY-MM-DD folder of results/"
+    assert sum("part-broken.parquet" in r.getMessage() for r in caplog.records) == 1  # warned once
+    with pytest.raises(StoreError, match=r"part-broken\.parquet: not a readable Parquet file"):
+        store.read("results", run_id="broken")

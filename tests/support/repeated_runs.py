@@ -16,7 +16,7 @@ import pandas as pd
 import synthetic
 
 from meshmark_tasks.matrix import cell_id_for
-from meshmark_tasks.scoring import aggregate_by_config, score_cells
+from meshmark_tasks.scoring import aggregate_by_config, score_cells, summarise_load_points
 from meshmark_tasks.storage import DatasetStore
 
 LATENCIES = [f"latency_ms_{s}" for s in ("min", "mean", "p50", "p75", "p90", "p99", "p999", "max")]
@@ -52,6 +52,7 @@ def write_nights(
         for repetition in range(repetitions):
             frame = synthetic.night_results(spec, night, rng)
             frame["repetition"] = repetition
+            frame["round"] = repetition
             frame["cell_id"] = [
                 cell_id_for(m, q, c, 0, "http", repetition)
                 for m, q, c in zip(frame["mesh"], frame["requested_qps"], frame["connections"], strict=True)
@@ -67,5 +68,7 @@ def write_nights(
         store.write_run("results", results, run_id=run_id, run_date=run_date)
         store.write_run("meshmark", scored, run_id=run_id, run_date=run_date)
         store.write_run("meshmark_config", aggregate_by_config(scored), run_id=run_id, run_date=run_date)
+        summary = summarise_load_points(scored, results)
+        store.write_run("meshmark_summary", summary, run_id=run_id, run_date=run_date)
         run_ids.append(run_id)
     return run_ids

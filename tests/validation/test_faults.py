@@ -168,7 +168,9 @@ def test_status_summary_and_quarantine_shape(faulty_run: Any) -> None:
     failed = {e["check"] for e in summary["expectations"] if not e["success"]}
     assert "requests_total > 0" in failed and "unique cell_id" in failed
     assert "every planned cell present" not in failed
-    expected_columns = [f.name for f in QUARANTINE if f.name not in ("run_id", "run_date")]
+    # the run-level columns (reasons_text, run_ts, profile, backend) are set when the run is written
+    run_level = ("run_id", "run_date", "reasons_text", "run_ts", "profile", "backend")
+    expected_columns = [f.name for f in QUARANTINE if f.name not in run_level]
     assert list(outcome.quarantine.columns) == expected_columns
     assert set(outcome.quarantine["stage"]) == {"validation"}
     record = outcome.quarantine.set_index("cell_id").loc["sidecar-mtls-q100-c8-b1024-http-r0"]

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import ctypes
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -28,6 +30,7 @@ import psutil
 from meshmark_tasks.backends.local.ports import port_is_listening
 
 PIDS_DIRNAME = "pids"
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 _TERM_GRACE_S = 3.0
 
 
@@ -136,6 +139,42 @@ class WaitOutcome:
     cpu_seconds: float
     wall_seconds: float
     abort_reason: str | None
+
+
+def die_with_parent(sig: int = signal.SIGKILL) -> Callable[[], None] | None:
+    """A Popen `preexec_fn` that makes the child get `sig` when the process starting it dies.
+
+    Linux's PR_SET_PDEATHSIG: the kernel delivers the signal even when the parent is SIGKILLed,
+    which no handler or atexit hook in the parent can. It fires when the *thread* that started the
+    child ends, so start long-lived children from a thread that outlives them. None elsewhere
+    (other systems fall back on pidfiles and the next run's reaping).
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    parent = os.getpid()
+    # Looked up before the fork: loading a library in the forked child of a threaded process can
+    # deadlock on a lock another thread held at fork time.
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+
+    def preexec() -> None:
+        prctl(_PR_SET_PDEATHSIG, sig)
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os._exit(1)
+
+    return preexec
+
+
+def _in_child(die: Callable[[], None] | None, placement: Placement | None) -> Callable[[], None] | None:
+    """One Popen `preexec_fn` doing both: parent-death signal first, then CPU placement."""
+    if placement is None:
+        return die
+
+    def preexec() -> None:
+        if die is not None:
+            die()
+        placement.apply_in_child()
+
+    return preexec
 
 
 def _pgroup_signal(pid: int, sig: int) -> None:
@@ -266,8 +305,9 @@ class ManagedProcesses:
                     env=None if env is None else dict(env),
                     cwd=cwd,
                     start_new_session=True,
-                    # Only os.sched_* system calls run in the forked child, nothing that takes a lock.
-                    preexec_fn=None if placement is None else placement.apply_in_child,
+                    # Dies with this process even when it is SIGKILLed (no handler runs then), and
+                    # takes its CPUs/scheduling: only prctl and os.sched_* calls run in the child.
+                    preexec_fn=_in_child(die_with_parent(signal.SIGKILL), placement),
                 )
             except OSError as exc:
                 raise TopologyError(f"{name}: cannot start {argv[0]}: {exc}") from exc
@@ -370,7 +410,19 @@ class ManagedProcesses:
 
 def kill_from_pidfiles(workdir: Path) -> list[int]:
     """Stop every process recorded under `<workdir>/pids/`; returns the pids that were still running."""
-    pid_dir = workdir / PIDS_DIRNAME
+    return _kill_recorded(workdir / PIDS_DIRNAME)
+
+
+def kill_pidfiles_under(folder: Path) -> list[int]:
+    """Stop every process recorded in any `pids/` folder below `folder` (a killed run's leftovers)."""
+    stopped: list[int] = []
+    for pid_dir in sorted(folder.rglob(PIDS_DIRNAME)):
+        stopped += _kill_recorded(pid_dir)
+    return stopped
+
+
+def _kill_recorded(pid_dir: Path) -> list[int]:
+    # The start time in each pidfile makes sure a pid the system has since reused is never hit.
     stopped: list[int] = []
     if not pid_dir.is_dir():
         return stopped

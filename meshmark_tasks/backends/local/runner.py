@@ -21,6 +21,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -497,8 +498,11 @@ def _measure(
             cell.connections,
         )
         sampler.start()
+        # k6's summary has no timestamps: the window is the wall clock around the measured run.
+        window_start = datetime.now(UTC)
         try:
             raw, outcome = _run_load(procs, generator, "loadgen", plan, cell_dir, watch, layout, placements)
+            window_end = datetime.now(UTC)
         finally:
             usage = sampler.stop()
             details["window_s"] = sampler.window_s
@@ -528,6 +532,8 @@ def _measure(
     )
     if result.requests_total == 0:
         raise _CellFailed(f"{generator.tool} completed no requests in the measured window")
+    if result.start_time is None:
+        result = result.model_copy(update={"start_time": window_start, "end_time": window_end})
     dropped = 0
     if generator.tool == "k6":  # fortio has no such counter
         dropped = k6_dropped_iterations(
