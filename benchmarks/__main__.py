@@ -1,6 +1,7 @@
 """Run every benchmark (`make bench`, or `python -m benchmarks NAME ...` for some of them).
 
-Each benchmarks/bench_<name>.py has run() -> dict and writes var/benchmarks/<name>.json itself.
+Each benchmarks/bench_<name>.py has run() -> dict and writes var/benchmarks/<name>.json itself. A
+module that sets `LONG = True` (bench_fidelity: hours of real load tests) runs only when named.
 """
 
 from __future__ import annotations
@@ -11,10 +12,14 @@ import sys
 from pathlib import Path
 
 
+def _is_long(name: str) -> bool:
+    return bool(getattr(importlib.import_module(f"benchmarks.bench_{name}"), "LONG", False))
+
+
 def main(names: list[str]) -> int:
     here = Path(__file__).parent
     available = sorted(p.stem.removeprefix("bench_") for p in here.glob("bench_*.py"))
-    selected = names or available
+    selected = names or [name for name in available if not _is_long(name)]
     unknown = sorted(set(selected) - set(available))
     if unknown:
         print(

@@ -31,7 +31,7 @@ from airflow.sdk import (
 
 from meshmark_tasks.assets import RESULTS_ASSET
 from meshmark_tasks.backends.kubernetes.callbacks import RecordLoadWindow
-from meshmark_tasks.config import profiles_dir, storage_root
+from meshmark_tasks.config import profiles_dir, scheduled_profile, storage_root
 from meshmark_tasks.constants import LOADTEST_POOL, LOCAL, NIGHTLY_DAG_ID, WEB_PREFIX
 from meshmark_tasks.trigger_form import nightly_param_specs
 
@@ -57,6 +57,10 @@ Runs a performance profile's matrix (mesh × QPS × connections × payload) as o
 cell, validates the measurements with Great Expectations (bad rows go to the `quarantine` table
 with a reason), scores MeshMark and publishes the run. Trigger it with the form to test before a
 mesh upgrade: every field is optional; empty means "the profile's".
+
+**Scheduled runs** use the profile `{scheduled_profile()}` (`MESHMARK_SCHEDULED_PROFILE`), sized
+for nightly trends you can trust (longer windows, more repetitions); the form's default is the
+one-minute `{PARAM_SPECS["profile"]["default"]}`.
 
 **Needs the pool `{LOADTEST_POOL}`** with 1 slot, counting deferred tasks, so that load tests never
 overlap: `airflow pools set {LOADTEST_POOL} 1 "meshmark load tests" --include-deferred`
@@ -104,7 +108,9 @@ def meshmark_nightly() -> None:
 
         context = get_current_context()
         try:
-            run_plan = plan_run(context["params"])
+            # Scheduled runs take the scheduled profile (local-nightly); triggered runs the form's.
+            scheduled = getattr(context.get("dag_run"), "run_type", None) == "scheduled"
+            run_plan = plan_run(context["params"], scheduled=scheduled)
         except plan_input_errors() as exc:
             # A broken profile or override stays broken: fail once, now, without retries.
             raise AirflowFailException(str(exc)) from None

@@ -14,6 +14,10 @@ STORAGE_ROOT_ENV = "MESHMARK_STORAGE_ROOT"
 STORAGE_CONN_ID_ENV = "MESHMARK_STORAGE_CONN_ID"
 # Where profiles are looked up by name (the UI trigger form offers the files found here).
 PROFILES_DIR_ENV = "MESHMARK_PROFILES_DIR"
+# The profile scheduled nightly runs use (a name in the profiles folder or a path). Triggered runs
+# use the form's choice, whose default stays the one-minute demo.
+SCHEDULED_PROFILE_ENV = "MESHMARK_SCHEDULED_PROFILE"
+DEFAULT_SCHEDULED_PROFILE = "local-nightly"
 # Where the Great Expectations suites (versioned JSON) are read from.
 EXPECTATIONS_DIR_ENV = "MESHMARK_EXPECTATIONS_DIR"
 
@@ -41,6 +45,10 @@ def storage_conn_id() -> str | None:
 
 def profiles_dir() -> Path:
     return Path(os.environ.get(PROFILES_DIR_ENV) or _REPO / "profiles")
+
+
+def scheduled_profile() -> str:
+    return os.environ.get(SCHEDULED_PROFILE_ENV, "").strip() or DEFAULT_SCHEDULED_PROFILE
 
 
 def expectations_dir() -> Path:

@@ -44,6 +44,9 @@ class CellMeasurement:
     raw_format: str | None  # fortio | nighthawk | wrk2 | k6
     saturated: bool = False  # the generator reported it could not keep the requested rate
     failure: str | None = None
+    # Optional: how the measurement was taken (the local testbed records each component's CPUs and
+    # scheduling, the window and the machine's load) so a reader can judge the number. JSON-safe.
+    conditions: dict[str, Any] | None = None
 
     @classmethod
     def failed(
@@ -66,8 +69,8 @@ class CellMeasurement:
         )
 
     def to_json_dict(self) -> dict[str, Any]:
-        """JSON-safe form, small enough for an Airflow XCom."""
-        return {
+        """JSON-safe form, small enough for an Airflow XCom. `conditions` only when there are some."""
+        data: dict[str, Any] = {
             "cell": self.cell.model_dump(mode="json"),
             "result": None if self.result is None else self.result.model_dump(mode="json"),
             "resources": None if self.resources is None else self.resources.as_dict(),
@@ -76,6 +79,9 @@ class CellMeasurement:
             "saturated": self.saturated,
             "failure": self.failure,
         }
+        if self.conditions is not None:
+            data["conditions"] = self.conditions
+        return data
 
     @classmethod
     def from_json_dict(cls, data: dict[str, Any]) -> CellMeasurement:
@@ -87,4 +93,5 @@ class CellMeasurement:
             raw_format=data["raw_format"],
             saturated=bool(data["saturated"]),
             failure=data["failure"],
+            conditions=data.get("conditions"),
         )

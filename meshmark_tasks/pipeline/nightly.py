@@ -18,6 +18,7 @@ from typing import Any
 
 from meshmark_tasks.backends import backend_for
 from meshmark_tasks.backends.base import CellHandoff
+from meshmark_tasks.config import scheduled_profile
 from meshmark_tasks.matrix import Cell
 from meshmark_tasks.measurement import CellMeasurement
 from meshmark_tasks.pipeline.summaries import PROGRESS_LOGGER, cell_line, run_table
@@ -31,8 +32,14 @@ PlanLike = RunPlan | Mapping[str, Any]
 TESTBED_DETAILS_EXT = "testbed.json"  # raw/<run>/<cell>.testbed.json, local cells only
 
 
-def plan_run(params: Mapping[str, Any]) -> dict[str, Any]:
-    """The trigger form's params as a validated RunPlan, in the JSON form the DAG passes on."""
+def plan_run(params: Mapping[str, Any], *, scheduled: bool = False) -> dict[str, Any]:
+    """The trigger form's params as a validated RunPlan, in the JSON form the DAG passes on.
+
+    A scheduled run (no form, the params' defaults) uses the scheduled profile instead of the
+    form's default (config.scheduled_profile(): local-nightly, whose windows and repetitions are
+    sized for trustworthy trends, unless MESHMARK_SCHEDULED_PROFILE says otherwise)."""
+    if scheduled:
+        params = {**params, "profile": scheduled_profile()}
     return RunPlan.from_params(params).to_json()
 
 

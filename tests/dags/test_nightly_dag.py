@@ -243,6 +243,29 @@ def test_cron_off_means_triggered_runs_only() -> None:
 
 
 @pytest.mark.parametrize(
+    ("run_type", "profile"),
+    [("scheduled", "local-nightly"), ("manual", "local-demo"), ("asset_triggered", "local-demo")],
+)
+def test_scheduled_runs_plan_the_nightly_profile_triggered_runs_the_forms(
+    dagbag, monkeypatch: pytest.MonkeyPatch, run_type: str, profile: str
+) -> None:
+    """The plan task with the DAG's default params, as a scheduled run and as a triggered one."""
+    from types import SimpleNamespace
+
+    task = dagbag.dags["meshmark_nightly"].get_task("plan")
+    pushed: dict[str, dict] = {}
+    context = {
+        "params": dagbag.dags["meshmark_nightly"].params.dump(),
+        "dag_run": SimpleNamespace(run_type=run_type),
+        "ti": SimpleNamespace(xcom_push=lambda key, value: pushed.update({key: value})),
+    }
+    monkeypatch.setitem(task.python_callable.__globals__, "get_current_context", lambda: context)
+    cells = task.python_callable()
+    assert pushed["plan"]["profile"]["name"] == profile
+    assert cells == pushed["plan"]["cells"]
+
+
+@pytest.mark.parametrize(
     ("params", "message"),
     [
         ({"profile": "no-such-profile"}, "no-such-profile"),

@@ -27,6 +27,7 @@ def make_profile(
     duration_s: float = 4,
     warmup_s: float = 1,
     payload_bytes: int = 1024,
+    repetitions: int = 1,
 ) -> Profile:
     return profile_from_mapping(
         {
@@ -51,6 +52,7 @@ def make_profile(
             },
             "duration_s": duration_s,
             "warmup_s": warmup_s,
+            "repetitions": repetitions,
             "slo": {"p99_ms": 50},
         },
         "test profile",

@@ -49,3 +49,13 @@ def test_bad_params_name_the_field(params: dict, message: str) -> None:
 
 def test_profile_by_path(demo_profile_path) -> None:
     assert resolve_profile_path(str(demo_profile_path)) == demo_profile_path
+
+
+def test_a_scheduled_run_uses_the_scheduled_profile(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MESHMARK_SCHEDULED_PROFILE", raising=False)
+    assert profile_of(plan_run({"profile": "local-demo"}, scheduled=True)).name == "local-nightly"
+    monkeypatch.setenv("MESHMARK_SCHEDULED_PROFILE", "local-demo")
+    assert profile_of(plan_run({}, scheduled=True)).name == "local-demo"
+    monkeypatch.setenv("MESHMARK_SCHEDULED_PROFILE", "no-such-profile")
+    with pytest.raises(ProfileError, match="no-such-profile"):
+        plan_run({}, scheduled=True)

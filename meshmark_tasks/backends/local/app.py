@@ -6,6 +6,10 @@ a few thousand requests per second on one core well within reach, so at the prof
 mesh, not the app, is what changes between cells. The response body is built once at start so the
 app's per-request work is the HTTP exchange itself.
 
+`--work-kib N` adds a fixed amount of real work to every request: SHA-256 over N KiB (a buffer built
+once). It is the controlled "regression" of the fidelity benchmark: a change of known size that
+the nightly statistics must see (benchmarks/bench_fidelity.py measures what it moves).
+
 `--workdir` is not used by the server; it puts the run's working directory into the process's
 command line so a leftover process can be found and attributed to its run.
 """
@@ -15,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import hashlib
 import signal
 import sys
 from collections.abc import Sequence
@@ -24,10 +29,13 @@ from aiohttp import web
 HEALTH_PATH = "/healthz"
 
 
-def build_app(payload_bytes: int) -> web.Application:
+def build_app(payload_bytes: int, work_kib: int = 0) -> web.Application:
     body = b"x" * payload_bytes
+    work = bytes(range(256)) * (4 * work_kib)  # work_kib KiB
 
     async def payload(_request: web.Request) -> web.Response:
+        if work:
+            hashlib.sha256(work).digest()
         return web.Response(body=body, content_type="application/octet-stream")
 
     async def health(_request: web.Request) -> web.Response:
@@ -39,8 +47,8 @@ def build_app(payload_bytes: int) -> web.Application:
     return app
 
 
-async def serve(host: str, port: int, payload_bytes: int) -> None:
-    runner = web.AppRunner(build_app(payload_bytes), access_log=None, handle_signals=False)
+async def serve(host: str, port: int, payload_bytes: int, work_kib: int = 0) -> None:
+    runner = web.AppRunner(build_app(payload_bytes, work_kib), access_log=None, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, host, port, backlog=1024, reuse_address=True)
     await site.start()
@@ -59,17 +67,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--payload-bytes", type=int, required=True)
+    parser.add_argument(
+        "--work-kib", type=int, default=0, help="extra work per request: SHA-256 over this many KiB"
+    )
     parser.add_argument("--workdir", default="", help="the run's working directory (for attribution)")
     args = parser.parse_args(argv)
     if args.host != "127.0.0.1":
         parser.error("the testbed app binds to 127.0.0.1 only")
+    if args.work_kib < 0:
+        parser.error("--work-kib must not be negative")
     loop_factory = None
     with contextlib.suppress(ImportError):  # plain asyncio is slower but correct
         import uvloop
 
         loop_factory = uvloop.new_event_loop
     with contextlib.suppress(KeyboardInterrupt), asyncio.Runner(loop_factory=loop_factory) as runner:
-        runner.run(serve(args.host, args.port, args.payload_bytes))
+        runner.run(serve(args.host, args.port, args.payload_bytes, args.work_kib))
     return 0
 
 

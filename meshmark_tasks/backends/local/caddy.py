@@ -9,8 +9,10 @@ forwards to the server-side sidecar, over mutual TLS when the mesh has `mtls` (i
 client certificate and verifies the server against the run's CA). The server-side sidecar plays the
 callee's inbound proxy: it terminates (m)TLS, requires and verifies the client certificate for
 `mtls`, and forwards to the app. `telemetry` adds an access log per request on both sidecars (the
-per-request work a mesh's telemetry adds); `retries` turns on the proxy's retry of failed upstream
-connections. The admin API is off and nothing is persisted outside the cell's directory.
+per-request work a mesh's telemetry adds); `access_log_every` N > 1 keeps one entry in N (Caddy's
+log sampling) and can switch logging on for a mesh without `telemetry`: the testbed's tunable
+data-plane change. `retries` turns on the proxy's retry of failed upstream connections. The admin
+API is off and nothing is persisted outside the cell's directory.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ class SidecarPlan:
     app_port: int
     cell_dir: Path  # logs and Caddy storage of this cell
     mtls: MtlsFiles | None
+    access_log_every: int | None = None  # access-log one request in N (None: as `telemetry` says)
 
     @property
     def uses_mtls(self) -> bool:
@@ -45,7 +48,7 @@ class SidecarPlan:
 
     @property
     def uses_telemetry(self) -> bool:
-        return "telemetry" in self.network_functions
+        return "telemetry" in self.network_functions or self.access_log_every is not None
 
     def access_log(self, sidecar: str) -> Path:
         return self.cell_dir / f"{sidecar}.access.log"
@@ -62,6 +65,13 @@ def _logging(plan: SidecarPlan, sidecar: str) -> dict[str, Any]:
             "encoder": {"format": "json"},
             "include": ["http.log.access"],
         }
+        if plan.access_log_every is not None and plan.access_log_every > 1:
+            # zap's sampler: per second the first entry, then every N-th; the rest are never encoded.
+            logs["access"]["sampling"] = {
+                "interval": 1_000_000_000,
+                "first": 1,
+                "thereafter": plan.access_log_every,
+            }
     return {"logs": logs}
 
 

@@ -62,6 +62,76 @@ class ManagedProcess:
 
 
 @dataclass(frozen=True)
+class Placement:
+    """Where and how a process runs: its CPUs and, optionally, SCHED_FIFO at a real-time priority.
+
+    Applied in the child between fork and exec, so every thread it ever starts (Go's runtime reads
+    its CPU count from the affinity at start) inherits it. A request the kernel refuses (no
+    permission for real-time scheduling, a CPU outside this cgroup) is skipped, not fatal: what the
+    process really got is read back from the kernel and recorded (`placement_of`).
+    """
+
+    cpus: frozenset[int] | None = None
+    realtime_priority: int | None = None
+
+    def apply_in_child(self) -> None:
+        if self.cpus:
+            with contextlib.suppress(OSError):
+                os.sched_setaffinity(0, self.cpus)
+        if self.realtime_priority is not None:
+            with contextlib.suppress(OSError):
+                os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(self.realtime_priority))
+
+
+def make_realtime(pid: int, priority: int) -> None:
+    """SCHED_FIFO at `priority` for every thread of a running process (threads it starts later
+    inherit it). Refusals are skipped, as in Placement: placement_of says what the process got."""
+    try:
+        threads = [int(tid) for tid in os.listdir(f"/proc/{pid}/task")]
+    except OSError:
+        return
+    for tid in threads:
+        with contextlib.suppress(OSError):
+            os.sched_setscheduler(tid, os.SCHED_FIFO, os.sched_param(priority))
+
+
+_POLICY_NAMES = {
+    os.SCHED_OTHER: "normal",
+    os.SCHED_FIFO: "fifo",
+    os.SCHED_RR: "rr",
+    os.SCHED_BATCH: "batch",
+    os.SCHED_IDLE: "idle",
+}
+
+
+def placement_of(pid: int) -> dict[str, Any]:
+    """What the kernel says about a process: its CPUs, scheduling policy, real-time priority and nice.
+
+    Policy and CPUs are per thread in Linux; they are read for every thread, and a process whose
+    threads disagree is reported as "mixed" with the count of each.
+    """
+    try:
+        tids = [int(tid) for tid in os.listdir(f"/proc/{pid}/task")]
+        policies: dict[str, int] = {}
+        cpus: set[int] = set()
+        for tid in tids:
+            with contextlib.suppress(OSError):  # a thread that just exited
+                name = _POLICY_NAMES.get(os.sched_getscheduler(tid), "other")
+                policies[name] = policies.get(name, 0) + 1
+                cpus |= os.sched_getaffinity(tid)
+        scheduling = next(iter(policies)) if len(policies) == 1 else f"mixed {policies}"
+        return {
+            "cpus": sorted(cpus or os.sched_getaffinity(pid)),
+            "scheduling": scheduling,
+            "priority": os.sched_getparam(pid).sched_priority,
+            "nice": os.getpriority(os.PRIO_PROCESS, pid),
+            "threads": len(tids),
+        }
+    except OSError as exc:
+        return {"error": f"{type(exc).__name__}: {exc}"}
+
+
+@dataclass(frozen=True)
 class WaitOutcome:
     """How a waited-for process ended. cpu_seconds comes from the kernel's rusage of the child."""
 
@@ -90,6 +160,19 @@ def die_with_parent(sig: int = signal.SIGKILL) -> Callable[[], None] | None:
         prctl(_PR_SET_PDEATHSIG, sig)
         if os.getppid() != parent:  # the parent died before prctl took effect
             os._exit(1)
+
+    return preexec
+
+
+def _in_child(die: Callable[[], None] | None, placement: Placement | None) -> Callable[[], None] | None:
+    """One Popen `preexec_fn` doing both: parent-death signal first, then CPU placement."""
+    if placement is None:
+        return die
+
+    def preexec() -> None:
+        if die is not None:
+            die()
+        placement.apply_in_child()
 
     return preexec
 
@@ -203,8 +286,12 @@ class ManagedProcesses:
         log_path: Path,
         env: Mapping[str, str] | None = None,
         cwd: Path | None = None,
+        placement: Placement | None = None,
     ) -> ManagedProcess:
-        """Start `argv` in its own session with stdout+stderr appended to `log_path`."""
+        """Start `argv` in its own session with stdout+stderr appended to `log_path`.
+
+        `placement` pins it to CPUs and/or real-time scheduling before it executes (see Placement).
+        """
         if name in self.processes:
             raise ValueError(f"a process named {name!r} is already managed")
         log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -218,8 +305,9 @@ class ManagedProcesses:
                     env=None if env is None else dict(env),
                     cwd=cwd,
                     start_new_session=True,
-                    # Dies with this process even when it is SIGKILLed (no handler runs then).
-                    preexec_fn=die_with_parent(signal.SIGKILL),
+                    # Dies with this process even when it is SIGKILLed (no handler runs then), and
+                    # takes its CPUs/scheduling: only prctl and os.sched_* calls run in the child.
+                    preexec_fn=_in_child(die_with_parent(signal.SIGKILL), placement),
                 )
             except OSError as exc:
                 raise TopologyError(f"{name}: cannot start {argv[0]}: {exc}") from exc

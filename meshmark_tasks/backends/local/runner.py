@@ -9,6 +9,8 @@ kind this backend cannot run) raises.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -17,7 +19,8 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from dataclasses import asdict
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,11 +30,15 @@ from meshmark_tasks.backends.local.ports import LOOPBACK, allocate_ports
 from meshmark_tasks.backends.local.processes import (
     PIDS_DIRNAME,
     ManagedProcesses,
+    Placement,
     TopologyError,
     WaitOutcome,
     kill_from_pidfiles,
+    make_realtime,
+    placement_of,
 )
 from meshmark_tasks.backends.local.sampler import ComponentUsage, ResourceSampler
+from meshmark_tasks.backends.local.settings import REALTIME_PRIORITY, CpuPlan, TestbedSettings
 from meshmark_tasks.errors import MeshmarkError, ProfileError
 from meshmark_tasks.matrix import Cell
 from meshmark_tasks.measurement import CellMeasurement, ResourceUsage
@@ -160,6 +167,84 @@ def _resolve_cell(profile: Profile, cell: Cell) -> MeshConfig:
     return mesh
 
 
+@dataclass(frozen=True)
+class _Layout:
+    """Where the cell's processes run: placements for the system under test and the load generator."""
+
+    settings: TestbedSettings
+    plan: CpuPlan | None
+    plan_reason: str
+    realtime: bool
+
+    @classmethod
+    def for_cell(cls, settings: TestbedSettings, cell: Cell) -> _Layout:
+        plan, reason = settings.cpu_plan()
+        # A closed-model ("max") cell keeps every CPU busy on purpose: under SCHED_FIFO it would leave
+        # the rest of the machine (the orchestrator, Airflow) only the kernel's 5 % real-time reserve.
+        realtime = settings.scheduling == "fifo" and cell.requested_qps is not None
+        return cls(settings, plan, reason, realtime)
+
+    def describe(self) -> dict[str, Any]:
+        scheduling = "fifo" if self.realtime else "normal"
+        if self.settings.scheduling == "fifo" and not self.realtime:
+            scheduling = "normal (closed-model cell)"
+        return {
+            "settings": self.settings.as_dict(),
+            "cpu_plan": None if self.plan is None else self.plan.as_dict(),
+            "cpu_plan_reason": self.plan_reason,
+            "scheduling": scheduling,
+        }
+
+    @property
+    def sut(self) -> Placement | None:
+        """Start-up placement of the app and sidecars: CPUs only. They become real-time once ready
+        (`promote`): a start-up burst at real-time priority (the app's imports, Caddy loading its TLS
+        files) would starve the others on that CPU, which real-time scheduling never time-slices."""
+        return None if self.plan is None else Placement(cpus=self.plan.sut)
+
+    @property
+    def loadgen(self) -> Placement | None:
+        cpus = None if self.plan is None else self.plan.loadgen
+        priority = REALTIME_PRIORITY if self.realtime else None
+        return None if cpus is None and priority is None else Placement(cpus=cpus, realtime_priority=priority)
+
+    def promote(self, pid: int) -> None:
+        if self.realtime:
+            make_realtime(pid, REALTIME_PRIORITY)
+
+    def go_placement(self, pid: int) -> dict[str, Any]:
+        """placement_of a Go binary (Caddy, k6, fortio), with the GOMAXPROCS its runtime chose."""
+        placement = placement_of(pid)
+        if "cpus" in placement:
+            inherited = os.environ.get("GOMAXPROCS", "")
+            placement["gomaxprocs"] = self.settings.gomaxprocs or (
+                int(inherited) if inherited.isdigit() else len(placement["cpus"])
+            )
+        return placement
+
+    def go_env(self, env: dict[str, str]) -> dict[str, str]:
+        if self.settings.gomaxprocs is not None:
+            env["GOMAXPROCS"] = str(self.settings.gomaxprocs)
+        return env
+
+
+@contextlib.contextmanager
+def _orchestrator_on(cpus: frozenset[int] | None) -> Iterator[list[int]]:
+    """Run this thread (and the sampler thread it starts) on the load generator's CPUs, off the SUT's."""
+    previous = os.sched_getaffinity(0)
+    if cpus:
+        try:
+            os.sched_setaffinity(0, cpus)
+        except OSError:
+            cpus = None
+    try:
+        yield sorted(os.sched_getaffinity(0))
+    finally:
+        if cpus:
+            with contextlib.suppress(OSError):
+                os.sched_setaffinity(0, previous)
+
+
 def _python_env() -> dict[str, str]:
     env = dict(os.environ)
     # The directory holding the meshmark_tasks package, so `python -m` finds it even uninstalled.
@@ -186,7 +271,7 @@ def _probe(url: str, payload_bytes: int, timeout_s: float) -> None:
 
 
 def _start_topology(
-    procs: ManagedProcesses, mesh: MeshConfig, cell: Cell, workdir: Path, cell_dir: Path
+    procs: ManagedProcesses, mesh: MeshConfig, cell: Cell, workdir: Path, cell_dir: Path, layout: _Layout
 ) -> tuple[str, dict[str, int]]:
     """Start app (and sidecars); returns the entry URL and the ports."""
     caddy_binary = loadgen.find_binary("caddy")
@@ -201,11 +286,14 @@ def _start_topology(
             str(app_port),
             "--payload-bytes",
             str(cell.payload_bytes),
+            "--work-kib",
+            str(layout.settings.app_work_for(mesh.name)),
             "--workdir",
             str(workdir),
         ],
         cell_dir / "app.log",
         env=_python_env(),
+        placement=layout.sut,
     )
     ports = {APP: app_port}
     if mesh.is_baseline:
@@ -220,23 +308,25 @@ def _start_topology(
         app_port=app_port,
         cell_dir=cell_dir,
         mtls=certs.ensure_mtls_files(_certs_dir(workdir)) if "mtls" in mesh.network_functions else None,
+        access_log_every=layout.settings.access_log_every_for(mesh.name),
     )
     client_config, server_config = caddy.write_sidecar_configs(plan)
     # Caddy's data/config dirs inside the cell so nothing is written to $HOME.
-    caddy_env = dict(
-        os.environ, XDG_DATA_HOME=str(cell_dir / "xdg-data"), XDG_CONFIG_HOME=str(cell_dir / "xdg-config")
-    )
+    caddy_env = dict(os.environ, XDG_DATA_HOME=str(cell_dir / "xdg-data"))
+    caddy_env = layout.go_env(dict(caddy_env, XDG_CONFIG_HOME=str(cell_dir / "xdg-config")))
     procs.spawn(
         SERVER_SIDECAR,
         caddy.caddy_command(caddy_binary, server_config),
         cell_dir / f"{SERVER_SIDECAR}.log",
         env=caddy_env,
+        placement=layout.sut,
     )
     procs.spawn(
         CLIENT_SIDECAR,
         caddy.caddy_command(caddy_binary, client_config),
         cell_dir / f"{CLIENT_SIDECAR}.log",
         env=caddy_env,
+        placement=layout.sut,
     )
     ports.update({SERVER_SIDECAR: server_port, CLIENT_SIDECAR: client_port})
     procs.wait_listening(APP, app_port, READY_TIMEOUT_S)
@@ -265,10 +355,20 @@ def _run_load(
     plan: loadgen.LoadPlan,
     cell_dir: Path,
     watch: Any,
+    layout: _Layout,
+    placements: dict[str, Any],
 ) -> tuple[Path, WaitOutcome]:
     """One load-generator run; fails the cell if a component dies, the generator fails or overruns."""
     argv, raw = generator.prepare(plan, cell_dir, name)
-    managed = procs.spawn(name, argv, cell_dir / f"{name}.log", cwd=cell_dir)
+    managed = procs.spawn(
+        name,
+        argv,
+        cell_dir / f"{name}.log",
+        env=layout.go_env(dict(os.environ)),
+        cwd=cell_dir,
+        placement=layout.loadgen,
+    )
+    placements[name] = layout.go_placement(managed.pid)
     outcome = procs.wait(name, generator.timeout_s(plan), abort_check=watch)
     if outcome.abort_reason is not None:
         raise _CellFailed(outcome.abort_reason)
@@ -281,13 +381,13 @@ def _run_load(
     return raw, outcome
 
 
-def _resources(usage: list[ComponentUsage]) -> ResourceUsage:
+def _resources(usage: list[ComponentUsage], cpu_window_s: float) -> ResourceUsage:
     def total(role: str, attr: str) -> float:
         return float(sum(getattr(u, attr) for u in usage if u.role == role))
 
     return ResourceUsage(
-        cpu_cores_app=total("app", "cpu_cores"),
-        cpu_cores_dataplane=total("dataplane", "cpu_cores"),
+        cpu_cores_app=total("app", "cpu_seconds") / cpu_window_s,
+        cpu_cores_dataplane=total("dataplane", "cpu_seconds") / cpu_window_s,
         cpu_cores_controlplane=0.0,  # measured: there is none on the local testbed
         mem_bytes_app=total("app", "mem_bytes_mean"),
         mem_bytes_dataplane=total("dataplane", "mem_bytes_mean"),
@@ -299,13 +399,22 @@ def _write_json(path: Path, data: Any) -> None:
     path.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
 
 
-def run_cell(profile: Profile, cell: Cell, workdir: Path, out_dir: Path) -> CellMeasurement:
+def run_cell(
+    profile: Profile,
+    cell: Cell,
+    workdir: Path,
+    out_dir: Path,
+    *,
+    settings: TestbedSettings | None = None,
+) -> CellMeasurement:
     """Run one cell end to end on this machine; see the module docstring.
 
-    Writes `<out_dir>/<cell_id>.<tool>.json` (the load generator's raw output, verbatim),
+    `settings` default to `TestbedSettings.from_env()` (CPU pinning, scheduling, ...). Writes
+    `<out_dir>/<cell_id>.<tool>.json` (the load generator's raw output, verbatim),
     `<cell_id>.measurement.json` (CellMeasurement.to_json_dict) and `<cell_id>.testbed.json`
-    (per-component usage, the load generator's own CPU, phase timings).
+    (per-component usage and placement, the load generator's own CPU, phase timings).
     """
+    settings = TestbedSettings.from_env() if settings is None else settings
     mesh = _resolve_cell(profile, cell)
     provision(profile, workdir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -313,13 +422,20 @@ def run_cell(profile: Profile, cell: Cell, workdir: Path, out_dir: Path) -> Cell
     shutil.rmtree(cell_dir, ignore_errors=True)
     cell_dir.mkdir(parents=True)
     details: dict[str, Any] = {"cell_id": cell.cell_id}
+    layout = _Layout.for_cell(settings, cell)
+    conditions = {**layout.describe(), "load_average_1m": round(os.getloadavg()[0], 2)}
+    details["conditions"] = conditions
     try:
-        measurement = _measure(profile, mesh, cell, workdir, cell_dir, out_dir, details)
+        with _orchestrator_on(None if layout.plan is None else layout.plan.loadgen) as orchestrator_cpus:
+            conditions["orchestrator_cpus"] = orchestrator_cpus
+            measurement = _measure(profile, mesh, cell, workdir, cell_dir, out_dir, details, layout)
     except (_CellFailed, TopologyError) as exc:
         measurement = CellMeasurement.failed(cell, str(exc))
     except (OSError, MeshmarkError, ValueError) as exc:
         # ResultParseError (a MeshmarkError) and I/O trouble are failures of this test, not bad input.
         measurement = CellMeasurement.failed(cell, f"{type(exc).__name__}: {exc}")
+    if measurement.conditions is None:
+        measurement = dataclasses.replace(measurement, conditions=conditions)
     _write_json(out_dir / f"{cell.cell_id}.measurement.json", measurement.to_json_dict())
     _write_json(out_dir / f"{cell.cell_id}.testbed.json", details)
     return measurement
@@ -333,6 +449,7 @@ def _measure(
     cell_dir: Path,
     out_dir: Path,
     details: dict[str, Any],
+    layout: _Layout,
 ) -> CellMeasurement:
     generator = loadgen.load_generator_for(profile.load_generator.tool)
     if generator is None:
@@ -349,19 +466,27 @@ def _measure(
         log.info("cell %s: %s took %.2f s", cell.cell_id, name.replace("_", " "), phases[name])
         mark = now
 
+    conditions = details["conditions"]
+    placements: dict[str, Any] = {}
+    conditions["placement"] = placements
     with ManagedProcesses(workdir / PIDS_DIRNAME / cell.cell_id) as procs:
-        url, ports = _start_topology(procs, mesh, cell, workdir, cell_dir)
+        url, ports = _start_topology(procs, mesh, cell, workdir, cell_dir, layout)
         details["ports"] = ports
         _probe(url, cell.payload_bytes, READY_TIMEOUT_S)
+        for name in roles:
+            pid = procs.processes[name].pid
+            layout.promote(pid)
+            placements[name] = placement_of(pid) if name == APP else layout.go_placement(pid)
         phase("start_and_ready")
         watch = _component_watch(procs, list(roles))
         if profile.warmup_s > 0:
             # k6 runs a scenario for at least 1 s; a longer warmup than asked only discards more.
             warmup_s = max(profile.warmup_s, loadgen.K6_MIN_DURATION_S)
             warmup = loadgen.LoadPlan(url, cell.requested_qps, cell.connections, warmup_s)
-            _run_load(procs, generator, "loadgen-warmup", warmup, cell_dir, watch)
+            _run_load(procs, generator, "loadgen-warmup", warmup, cell_dir, watch, layout, placements)
+            conditions["warmup_s"] = warmup_s
         phase("warmup")
-        sampler = ResourceSampler()
+        sampler = ResourceSampler(interval_s=layout.settings.sampler_interval_s)
         for name, role in roles.items():
             sampler.add(name, role, procs.processes[name].pid)
         plan = loadgen.LoadPlan(url, cell.requested_qps, cell.connections, profile.duration_s)
@@ -376,12 +501,13 @@ def _measure(
         # k6's summary has no timestamps: the window is the wall clock around the measured run.
         window_start = datetime.now(UTC)
         try:
-            raw, outcome = _run_load(procs, generator, "loadgen", plan, cell_dir, watch)
+            raw, outcome = _run_load(procs, generator, "loadgen", plan, cell_dir, watch, layout, placements)
             window_end = datetime.now(UTC)
         finally:
             usage = sampler.stop()
             details["window_s"] = sampler.window_s
             details["components"] = [asdict(u) for u in usage]
+            conditions["machine"] = sampler.machine_usage()
             phase("measured")
         # A component that died right at the end still invalidates the window.
         late = watch()
@@ -421,12 +547,20 @@ def _measure(
     # quarantines; a handful of drops from a brief stall on a busy machine is neither.
     scheduled = (cell.requested_qps or 0.0) * result.duration_s
     saturated = cell.requested_qps is not None and dropped > profile.qps_tolerance * scheduled
+    # CPU seconds are read at the window's edges (just before the generator starts, just after it
+    # exits); "loadgen" divides them by the time load was actually offered, not by a window that
+    # also spans the generator's start-up and exit, when the system under test idles.
+    cpu_window_s = result.duration_s if layout.settings.cpu_window == "loadgen" else details["window_s"]
+    if cpu_window_s <= 0:
+        cpu_window_s = details["window_s"]
+    conditions["cpu_window_s"] = cpu_window_s
     return CellMeasurement(
         cell=cell,
         result=result,
-        resources=_resources(usage),
+        resources=_resources(usage, cpu_window_s),
         raw_path=str(raw_path),
         raw_format=generator.tool,
         saturated=saturated,
         failure=None,
+        conditions=conditions,
     )
