@@ -36,6 +36,9 @@ METRICS: tuple[Metric, ...] = (
     Metric("latency_ms_p50", "p50 latency", "ms", False, 0.01),
     Metric("latency_ms_p99", "p99 latency", "ms", False, 0.01),
     Metric("cpu_cores_dataplane", "data-plane CPU", "cores", False, 0.001, mesh_only=True),
+    # The data plane's CPU per unit of the app's CPU in the same cell: the machine's speed drift
+    # between nights moves both alike, so a data-plane change shows here when raw CPU drifts too.
+    Metric("dataplane_cpu_per_app_cpu", "data-plane ÷ app CPU", "ratio", False, 0.0, mesh_only=True),
     Metric("cpu_cores_used", "CPU used", "cores", False, 0.001),
     Metric("mem_mib_used", "memory used", "MiB", False, 1.0),
     Metric("delta_p50_ms", "p50 overhead vs baseline", "ms", False, 0.01, "linear", True),
