@@ -212,7 +212,7 @@ def _run_dags(conf: dict[str, Any], logical_date: str | None) -> int:
     store = DatasetStore(storage_root())
     print(
         f"parquet dataset: {store.root}  "
-        "(tables: results, meshmark, meshmark_config, meshmark_summary, quarantine)"
+        "(tables: results, meshmark, meshmark_config, meshmark_summary, quarantine, runs)"
     )
     index = f"{store.reports_dir('latest')}/index.html"
     print(f"report:          {index}  (report DAG run ended {report.state})")

@@ -113,8 +113,8 @@ def stationary_trends(tmp_path_factory: pytest.TempPathFactory):
 
 def test_stationary_history_with_repetitions_flags_nothing(stationary_trends) -> None:
     series = stationary_trends.series
-    # 5 metrics on every mesh and load point, 8 mesh-only ones (no baseline), MeshMark per mesh
-    assert len(series) == 5 * 3 * 2 + 8 * 2 * 2 + 3
+    # 5 metrics on every mesh and load point, 9 mesh-only ones (no baseline), MeshMark per mesh
+    assert len(series) == 5 * 3 * 2 + 9 * 2 * 2 + 3
     assert set(series["classification"]) == {"stable"}
     assert stationary_trends.changes.empty
     p99 = series[series["metric"] == "latency_ms_p99"]
@@ -137,6 +137,7 @@ def test_a_ten_percent_step_on_the_newest_night_is_flagged_on_that_night(
     assert set(zip(flagged["mesh"], flagged["metric"], strict=True)) <= {
         ("sidecar", metric),
         ("sidecar", "cpu_cores_used"),  # the data plane's CPU is part of the CPU used
+        ("sidecar", "dataplane_cpu_per_app_cpu"),  # ... and of its ratio to the app's CPU
         ("sidecar", "delta_p99_ms"),
         ("sidecar", "p99_ratio_vs_baseline"),
         ("sidecar", "delta_cpu_cores_per_kqps"),

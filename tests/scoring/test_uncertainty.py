@@ -148,14 +148,20 @@ def test_rounds_fall_back_to_repetitions_and_the_output_fits_the_schema() -> Non
         scored.assign(run_id="r1", run_date=pd.Timestamp("2026-11-01").date()), results
     )
     assert summary.set_index("mesh").loc["sidecar", "pairs_used"] == 5
-    assert list(summary.columns) == schemas.MESHMARK_SUMMARY.names
+    # the run's own columns (run_ts, profile, backend) are the pipeline's to set
+    assert list(summary.columns) == [
+        c for c in schemas.MESHMARK_SUMMARY.names if c not in schemas.RUN_LEVEL_COLUMNS
+    ]
     import pyarrow as pa
 
-    pa.Table.from_pandas(summary, schema=schemas.MESHMARK_SUMMARY, preserve_index=False)
+    with_run = summary.assign(run_ts=None, profile=None, backend=None)
+    pa.Table.from_pandas(with_run, schema=schemas.MESHMARK_SUMMARY, preserve_index=False)
 
 
 def test_empty_input_gives_the_empty_table() -> None:
     summary = summarise_load_points(score_cells(pd.DataFrame()), None)
     assert summary.empty and list(summary.columns) == [
-        c for c in schemas.MESHMARK_SUMMARY.names if c not in ("run_id", "run_date")
+        c
+        for c in schemas.MESHMARK_SUMMARY.names
+        if c not in ("run_id", "run_date") and c not in schemas.RUN_LEVEL_COLUMNS
     ]
