@@ -67,6 +67,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 _WARNED: set[str] = set()
+# Footer checks by (filesystem, path, size, mtime): see DatasetStore._problem_of.
+_FOOTER_CHECKS: dict[tuple[Any, ...], str | None] = {}
 
 # Measured by benchmarks/bench_store.py: zstd writes about as fast as snappy here and gives
 # smaller files; see docs/data-model.md "Files".
@@ -126,7 +128,7 @@ class DatasetStore:
         # Files readers left out (damaged Parquet, folders outside the layout), by path; each is
         # logged once. Checks of a file's footer are remembered by (path, size, mtime).
         self._skipped: dict[str, SkippedFile] = {}
-        self._checked: dict[tuple[str, int | None, int | None], str | None] = {}
+        self._checked: dict[tuple[Any, ...], str | None] = {}
         self._sizes: dict[str, tuple[int | None, int | None]] = {}
 
     def __repr__(self) -> str:
@@ -192,27 +194,30 @@ class DatasetStore:
         filter: pc.Expression | None = None,
     ) -> pa.Table:
         """Rows of `table` (of one run if `run_id`); an empty table with the schema if none."""
+        if run_id is None:
+            return self._read_files(table, [p.path for p in self._readable_parts(table)], columns, filter)
+        # Go straight to the run's file rather than filtering every file of the table; a damaged
+        # file of the run asked for is an error, not a silent empty answer.
+        safe = safe_run_id(run_id)
+        files = []
+        for part in self._part_files(table):
+            if part.safe == safe:
+                problem = self._problem_of(table, part.path)
+                if problem is not None:
+                    raise StoreError(f"{part.path}: {problem}")
+                files.append(part.path)
+        return self._read_files(table, files, columns, filter)
+
+    def _read_files(
+        self, table: str, files: list[str], columns: list[str] | None, filter: pc.Expression | None
+    ) -> pa.Table:
         schema = table_schema(table)
         if columns is not None:
             unknown = [c for c in columns if schema.get_field_index(c) < 0]
             if unknown:
                 raise StoreError(f"{table}: unknown column(s) {', '.join(map(repr, unknown))}")
-        if run_id is None:
-            dataset = self.dataset(table)
-        else:
-            # Go straight to the run's file rather than filtering every file of the table; a
-            # damaged file of the run asked for is an error, not a silent empty answer.
-            safe = safe_run_id(run_id)
-            files = []
-            for part in self._part_files(table):
-                if part.safe == safe:
-                    problem = self._problem_of(table, part.path)
-                    if problem is not None:
-                        raise StoreError(f"{part.path}: {problem}")
-                    files.append(part.path)
-            dataset = self._dataset_of(table, files)
         try:
-            return dataset.to_table(columns=columns, filter=filter)
+            return self._dataset_of(table, files).to_table(columns=columns, filter=filter)
         except (pa.ArrowInvalid, pa.ArrowTypeError, OSError) as exc:
             raise StoreError(f"{table} under {self.root}: {exc}") from None
 
@@ -265,7 +270,18 @@ class DatasetStore:
         read_columns = columns
         if columns is not None:
             read_columns = list(dict.fromkeys([*columns, PARTITION_COLUMN, "run_id"]))
-        rows = self.read(table, columns=read_columns, filter=wanted)
+        # Only the files of the wanted dates and runs are opened (and footer-checked): a comparison
+        # of two nights reads their files, not three years of them.
+        safes = None if run_ids is None else {safe_run_id(r) for r in run_ids}
+        files = [
+            part.path
+            for part in self._part_files(table)
+            if (start is None or part.run_date >= start)
+            and (end is None or part.run_date <= end)
+            and (safes is None or part.safe in safes)
+            and self._problem_of(table, part.path) is None
+        ]
+        rows = self._read_files(table, files, read_columns, wanted)
         rows = rows.sort_by([(PARTITION_COLUMN, "ascending"), ("run_id", "ascending")])
         return rows if columns is None else rows.select(columns)
 
@@ -523,9 +539,13 @@ class DatasetStore:
         a damaged file is also recorded in `skipped`."""
         size, mtime = self._sizes.get(path, (None, None))
         key = (path, size, mtime)
-        if key not in self._checked:
-            self._checked[key] = _footer_problem(self._loc.fs, path, table_schema(table))
-        problem = self._checked[key]
+        # A file whose size and modification time are known is checked once per process, however
+        # many stores (the report, its history and its comparison page each open one) read it.
+        checks = _FOOTER_CHECKS if size is not None and mtime is not None else self._checked
+        checked_key = (self._loc.fs.type_name, *key) if checks is _FOOTER_CHECKS else key
+        if checked_key not in checks:
+            checks[checked_key] = _footer_problem(self._loc.fs, path, table_schema(table))
+        problem = checks[checked_key]
         if problem is not None:
             self._skip(path, problem)
         return problem

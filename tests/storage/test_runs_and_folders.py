@@ -12,6 +12,7 @@ import pytest
 
 from meshmark_tasks.errors import StoreError
 from meshmark_tasks.storage import DatasetStore, StoredRun
+from meshmark_tasks.storage import store as store_module
 
 MakeTable = Callable[..., object]  # the `sample` fixture (conftest.py)
 DAYS = [datetime.date(2026, 11, d) for d in (20, 21, 23)]
@@ -57,6 +58,39 @@ def test_runs_dates_and_history_come_back_oldest_first(
     assert set(window.column("run_id").to_pylist()) == {scheduled[0], "manual__b"}
     baseline = store.read_history("results", filter=pc.field("mesh") == "baseline")
     assert set(baseline.column("mesh").to_pylist()) == {"baseline"} and baseline.num_rows == 10
+
+
+def test_history_of_a_window_opens_only_the_window_s_files(
+    tmp_path: Path, sample: MakeTable, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A comparison of two nights must not open (footer-check) three years of files: read_history
+    checks only the files of its dates and runs, and a file is checked once however many stores
+    read it (the report, its history and its comparison page each open a store)."""
+    root = str(tmp_path / "data")
+    scheduled = _three_runs(root, sample)
+    damaged = tmp_path / "data" / "results" / f"run_date={DAYS[0].isoformat()}" / "part-old__run.parquet"
+    damaged.write_bytes(b"not parquet")
+    checked: list[str] = []
+    real_check = store_module._footer_problem
+
+    def counting(fs: object, path: str, schema: object) -> str | None:
+        checked.append(Path(path).name)
+        return real_check(fs, path, schema)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(store_module, "_footer_problem", counting)
+    store = DatasetStore(root)
+    rows = store.read_history("results", start=DAYS[2], columns=["run_id"])
+    assert set(rows.column("run_id").to_pylist()) == {scheduled[2]}
+    assert len(checked) == 1 and store.skipped == []
+    both = store.read_history("results", start=DAYS[1], end=DAYS[2], run_ids=["manual__a", scheduled[2]])
+    assert set(both.column("run_id").to_pylist()) == {"manual__a", scheduled[2]}
+    assert len(checked) == 2  # tonight's file is not checked again; manual__a is new
+
+    third = DatasetStore(root)
+    everything = third.read_history("results", columns=["run_id"])
+    assert len(set(everything.column("run_id").to_pylist())) == 5
+    assert len(checked) == 6  # only the four files no store had checked, the damaged one among them
+    assert [Path(skip.path).name for skip in third.skipped] == ["part-old__run.parquet"]
 
 
 @pytest.mark.parametrize("kind", ["local", "memory"])
