@@ -60,7 +60,7 @@ mesh upgrade: every field is optional; empty means "the profile's".
 
 **Scheduled runs** use the profile `{scheduled_profile()}` (`MESHMARK_SCHEDULED_PROFILE`), sized
 for nightly trends you can trust (longer windows, more repetitions); the form's default is the
-one-minute `{PARAM_SPECS["profile"]["default"]}`.
+two-and-a-half-minute `{PARAM_SPECS["profile"]["default"]}`.
 
 **Needs the pool `{LOADTEST_POOL}`** with 1 slot, counting deferred tasks, so that load tests never
 overlap: `airflow pools set {LOADTEST_POOL} 1 "meshmark load tests" --include-deferred`

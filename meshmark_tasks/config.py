@@ -15,7 +15,7 @@ STORAGE_CONN_ID_ENV = "MESHMARK_STORAGE_CONN_ID"
 # Where profiles are looked up by name (the UI trigger form offers the files found here).
 PROFILES_DIR_ENV = "MESHMARK_PROFILES_DIR"
 # The profile scheduled nightly runs use (a name in the profiles folder or a path). Triggered runs
-# use the form's choice, whose default stays the one-minute demo.
+# use the form's choice, whose default stays the short demo (about two and a half minutes).
 SCHEDULED_PROFILE_ENV = "MESHMARK_SCHEDULED_PROFILE"
 DEFAULT_SCHEDULED_PROFILE = "local-nightly"
 # Where the Great Expectations suites (versioned JSON) are read from.
