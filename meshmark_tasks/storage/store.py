@@ -5,7 +5,7 @@ Layout and guarantees are specified in docs/data-model.md; in short
     <root>/<table>/run_date=YYYY-MM-DD/part-<safe_run_id>.parquet
     <root>/raw/<safe_run_id>/<cell_id>.<ext>
     <root>/run_summaries/<safe_run_id>.json      (runs/<safe_run_id>.json before the runs table)
-    <root>/data_docs/<safe_run_id>/, data_docs/<shared static files>/
+    <root>/data_docs/<safe_run_id>/, data_docs/~static/, data_docs/~expectations/ (shared by runs)
     <root>/reports/<YYYY-MM-DD | latest>/, reports/<shared assets>/
 
 One file per (table, run): rewriting a run replaces its file, so retries never duplicate rows.
@@ -60,7 +60,7 @@ from meshmark_tasks.storage.naming import (
     safe_from_part_file_name,
     safe_run_id,
 )
-from meshmark_tasks.storage.shared_assets import SHARED_DIR, compact_pages, split_static
+from meshmark_tasks.storage.shared_assets import compact_pages, split_static, split_suite_pages
 
 if TYPE_CHECKING:
     import duckdb
@@ -82,7 +82,8 @@ PARTITION_PREFIX = f"{PARTITION_COLUMN}="
 SUMMARIES_DIR = "run_summaries"
 LEGACY_SUMMARIES_DIR = "runs"
 # The folders made for people to open (HTML reports, GX Data Docs), as opposed to data files.
-PUBLISHED_FOLDERS = ("reports", "data_docs")
+DATA_DOCS = "data_docs"
+PUBLISHED_FOLDERS = ("reports", DATA_DOCS)
 
 
 @dataclass(frozen=True, order=True)
@@ -395,16 +396,17 @@ class DatasetStore:
 
     # ---------------------------------------------------------------------------- folders
     def data_docs_dir(self, run_id: str) -> str:
-        return self._loc.url("data_docs", safe_run_id(run_id))
+        return self._loc.url(DATA_DOCS, safe_run_id(run_id))
 
     def put_data_docs(self, run_id: str, build: Callable[[str], object]) -> str:
         """Publish a run's Data Docs under data_docs/<run>/; returns where its index.html is.
 
         `build(directory)` writes the site into a local temporary directory (GX writes to local
-        disk only). Its `static/` files (the same 4 MB for every run) are stored once, under
-        data_docs/~static/<digest>/, and the pages link them relatively (shared_assets.py); the
-        rest is published file by file (each atomically, see filesystem.write_atomically),
-        replacing an earlier attempt of the same run.
+        disk only). What every run repeats is stored once per root and linked relatively
+        (shared_assets.py): the `static/` files (4 MB) under data_docs/~static/<digest>/, each
+        expectation-suite page under data_docs/~expectations/<digest>/ (a file already there is
+        not written again). The rest is published file by file (each atomically, see
+        filesystem.write_atomically), replacing an earlier attempt of the same run.
         """
         safe = safe_run_id(run_id)
         with tempfile.TemporaryDirectory(prefix="meshmark-data-docs-") as tmp:
@@ -412,22 +414,22 @@ class DatasetStore:
             build(str(site))
             shared = split_static(site)
             compact_pages(site)
-            if shared is not None:
-                for relative, source in shared.files.items():
-                    target = self._loc.path("data_docs", SHARED_DIR, shared.digest, *relative.split("/"))
-                    if not fsx.exists(self._loc, target):
-                        fsx.write_atomically(self._loc, target, _copy(source))
+            shared |= split_suite_pages(site)
+            for relative, source in shared.files.items():
+                target = self._loc.path(DATA_DOCS, *relative.split("/"))
+                if not fsx.exists(self._loc, target):
+                    fsx.write_atomically(self._loc, target, _copy(source))
             with contextlib.suppress(FileNotFoundError):
-                self._loc.fs.delete_dir_contents(self._loc.path("data_docs", safe), missing_dir_ok=True)
+                self._loc.fs.delete_dir_contents(self._loc.path(DATA_DOCS, safe), missing_dir_ok=True)
             for path in sorted(site.rglob("*")):
                 if path.is_file():
                     parts = path.relative_to(site).parts
-                    fsx.write_atomically(self._loc, self._loc.path("data_docs", safe, *parts), _copy(path))
-        return self._loc.url("data_docs", safe, "index.html")
+                    fsx.write_atomically(self._loc, self._loc.path(DATA_DOCS, safe, *parts), _copy(path))
+        return self._loc.url(DATA_DOCS, safe, "index.html")
 
     def data_docs_index(self, run_id: str) -> str | None:
         """Where the run's Data Docs index.html is (local path or URL); None when there is none."""
-        parts = ("data_docs", safe_run_id(run_id), "index.html")
+        parts = (DATA_DOCS, safe_run_id(run_id), "index.html")
         return self._loc.url(*parts) if fsx.exists(self._loc, self._loc.path(*parts)) else None
 
     def reports_root(self) -> str:
