@@ -3,7 +3,7 @@
 Layout and guarantees are specified in docs/data-model.md; in short
 
     <root>/<table>/run_date=YYYY-MM-DD/part-<safe_run_id>.parquet
-    <root>/raw/<safe_run_id>/<cell_id>.<ext>
+    <root>/raw/<safe_run_id>/<cell_id>.<ext>[.gz]
     <root>/run_summaries/<safe_run_id>.json      (runs/<safe_run_id>.json before the runs table)
     <root>/data_docs/<safe_run_id>/, data_docs/~static/, data_docs/~expectations/ (shared by runs)
     <root>/reports/<YYYY-MM-DD | latest>/, reports/<shared assets>/
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import gzip
 import json
 import logging
 import os
@@ -81,6 +82,8 @@ PARTITION_PREFIX = f"{PARTITION_COLUMN}="
 # table's folder; summaries found there are still read, and moved on the next summary write.
 SUMMARIES_DIR = "run_summaries"
 LEGACY_SUMMARIES_DIR = "runs"
+# What a raw output stored compressed (put_raw(..., compress=True)) ends with.
+GZIP_SUFFIX = ".gz"
 # The folders made for people to open (HTML reports, GX Data Docs), as opposed to data files.
 DATA_DOCS = "data_docs"
 PUBLISHED_FOLDERS = ("reports", DATA_DOCS)
@@ -311,28 +314,26 @@ class DatasetStore:
         return removed
 
     # ----------------------------------------------------------------------- raw outputs
-    def put_raw(self, run_id: str, cell_id: str, source: str | Path | bytes, ext: str) -> str:
-        """Copy a raw load-generator output verbatim; returns its path relative to the root.
+    def put_raw(
+        self, run_id: str, cell_id: str, source: str | Path | bytes, ext: str, *, compress: bool = False
+    ) -> str:
+        """Keep a raw load-generator output; returns its path relative to the root.
 
         `source` is the output's bytes, or the path of a local file holding them (a str is a path).
+        Stored byte for byte as `<cell_id>.<ext>`, or with `compress` gzip-compressed as
+        `<cell_id>.<ext>.gz` (JSON summaries shrink about 4 times; `read_raw`, `zcat` or any gzip
+        reader gives the bytes back).
         """
-        relative = f"raw/{safe_run_id(run_id)}/{check_cell_id(cell_id)}.{check_ext(ext)}"
-        if isinstance(source, bytes | bytearray | memoryview):
-            payload = bytes(source)
-
-            def write(out: pa.NativeFile) -> None:
-                out.write(payload)
-
-        elif isinstance(source, str | Path):
+        name = f"{check_cell_id(cell_id)}.{check_ext(ext)}" + (GZIP_SUFFIX if compress else "")
+        relative = f"raw/{safe_run_id(run_id)}/{name}"
+        if isinstance(source, str | Path):
             path = Path(source)
             if not path.is_file():
                 raise StoreError(f"raw output {path} of cell {cell_id} does not exist or is not a file")
-
-            def write(out: pa.NativeFile) -> None:
-                with path.open("rb") as src:
-                    while chunk := src.read(1 << 20):
-                        out.write(chunk)
-
+            write = _write_bytes(_gzip(path.read_bytes())) if compress else _copy(path)
+        elif isinstance(source, bytes | bytearray | memoryview):
+            payload = bytes(source)
+            write = _write_bytes(_gzip(payload) if compress else payload)
         else:
             kind = type(source).__name__
             raise StoreError(f"raw output of cell {cell_id}: expected bytes or a path, got {kind}")
@@ -341,10 +342,19 @@ class DatasetStore:
 
     def raw_url(self, relative: str) -> str:
         """Where a results row's raw_path points, as a local path or URL."""
+        return self._loc.url(*self._raw_parts(relative))
+
+    def read_raw(self, relative: str) -> bytes:
+        """The bytes of the raw output at `relative` (a raw_path), decompressed when it ends in .gz."""
+        with self._loc.fs.open_input_stream(self._loc.path(*self._raw_parts(relative))) as source:
+            data: bytes = source.read()
+        return gzip.decompress(data) if relative.endswith(GZIP_SUFFIX) else data
+
+    def _raw_parts(self, relative: str) -> list[str]:
         parts = relative.split("/") if isinstance(relative, str) else []
         if not parts or parts[0] != "raw" or any(p in ("", ".", "..") for p in parts) or "\\" in relative:
             raise StoreError(f"raw_path {relative!r} is not a path under raw/ relative to the storage root")
-        return self._loc.url(*parts)
+        return parts
 
     # ------------------------------------------------------------------------ run summaries
     def write_run_summary(self, run_id: str, summary: Mapping[str, Any]) -> str:
@@ -580,6 +590,18 @@ def _partition_date(directory_name: str) -> datetime.date | None:
         return datetime.date.fromisoformat(directory_name[len(PARTITION_PREFIX) :])
     except ValueError:
         return None
+
+
+def _gzip(data: bytes) -> bytes:
+    # mtime=0: the same output always gives the same file
+    return gzip.compress(data, compresslevel=9, mtime=0)
+
+
+def _write_bytes(payload: bytes) -> Callable[[pa.NativeFile], None]:
+    def write(out: pa.NativeFile) -> None:
+        out.write(payload)
+
+    return write
 
 
 def _copy(path: Path) -> Callable[[pa.NativeFile], None]:
