@@ -12,6 +12,8 @@ with no server (and through the Airflow plugin, which serves `<parent>/` as stor
   folder per page content. A shared page cannot know which run's index it was opened from, so its
   "Home" links go back in the browser's history (to the run's index or validation page it was
   opened from).
+- `split_styles(site)`: the style sheet GX writes into every page (3 KB) goes to
+  `<parent>/<SHARED_STYLES_DIR>/<digest>.css`, linked where it stood (same cascade).
 - `compact_pages(site)`: drops the pages' indentation and blank lines (a quarter of GX's HTML),
   leaving pages with whitespace-sensitive elements as they are.
 """
@@ -29,6 +31,7 @@ from pathlib import Path
 # Names no run's folder can have: safe run ids write `~` only as `~XX` hex escapes (naming.py).
 SHARED_DIR = "~static"
 SHARED_SUITES_DIR = "~expectations"
+SHARED_STYLES_DIR = "~styles"
 STATIC = "static"
 EXPECTATIONS = "expectations"
 DIGEST_CHARS = 16
@@ -39,6 +42,9 @@ _STATIC_REFERENCE = re.compile(r"""(?P<quote>["'(])(?:\./|(?:\.\./)*)static/""")
 _SUITE_REFERENCE = re.compile(
     r"""(?P<quote>["'(])(?:\./|(?:\.\./)*)expectations/(?P<page>[^"'()#?\s]+\.html)"""
 )
+# GX's page-wide style sheet (a plain <style> block); small ones are left in the page.
+_STYLE_BLOCK = re.compile(r"<style>(?P<css>.*?)</style>", re.DOTALL)
+MIN_SHARED_STYLE_CHARS = 1024
 # In a suite page, the links to its run's index (the logo and the "Home" breadcrumb).
 _INDEX_LINK = re.compile(r"""href=(?P<quote>["'])(?:\./|(?:\.\./)*)index\.html(?P=quote)""")
 _GO_BACK = 'href="javascript:history.back()"'
@@ -86,6 +92,29 @@ def split_static(site: Path) -> SharedFiles:
     return SharedFiles(
         {f"{shared}/{p.relative_to(static).as_posix()}": moved / p.relative_to(static) for p in files}
     )
+
+
+def split_styles(site: Path) -> SharedFiles:
+    """Move every <style> block of at least MIN_SHARED_STYLE_CHARS out of the pages into a style
+    sheet named by its digest (into `site/../`) and link it in the block's place; run it after
+    compact_pages (one digest for what compacts the same)."""
+    moved = site.parent / f"{site.name}-styles"
+    files: dict[str, Path] = {}
+
+    def share(match: re.Match[str], *, up: str) -> str:
+        css = match["css"]
+        if len(css) < MIN_SHARED_STYLE_CHARS:
+            return match[0]
+        stored = f"{SHARED_STYLES_DIR}/{hashlib.sha256(css.encode()).hexdigest()[:DIGEST_CHARS]}.css"
+        if stored not in files:
+            files[stored] = moved / stored
+            files[stored].parent.mkdir(parents=True, exist_ok=True)
+            files[stored].write_text(css, encoding="utf-8")
+        return f'<link rel="stylesheet" href="{up}{stored}">'
+
+    for page in _pages(site):
+        _substitute(page, _STYLE_BLOCK, functools.partial(share, up=_up_to_parent(page, site)))
+    return SharedFiles(files)
 
 
 def split_suite_pages(site: Path) -> SharedFiles:

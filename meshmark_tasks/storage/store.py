@@ -5,7 +5,7 @@ Layout and guarantees are specified in docs/data-model.md; in short
     <root>/<table>/run_date=YYYY-MM-DD/part-<safe_run_id>.parquet
     <root>/raw/<safe_run_id>/<cell_id>.<ext>[.gz]
     <root>/run_summaries/<safe_run_id>.json      (runs/<safe_run_id>.json before the runs table)
-    <root>/data_docs/<safe_run_id>/, data_docs/~static/, data_docs/~expectations/ (shared by runs)
+    <root>/data_docs/<safe_run_id>/, data_docs/~static|~styles|~expectations/ (shared)
     <root>/reports/<YYYY-MM-DD | latest>/, reports/<shared assets>/
 
 One file per (table, run): rewriting a run replaces its file, so retries never duplicate rows.
@@ -61,7 +61,7 @@ from meshmark_tasks.storage.naming import (
     safe_from_part_file_name,
     safe_run_id,
 )
-from meshmark_tasks.storage.shared_assets import compact_pages, split_static, split_suite_pages
+from meshmark_tasks.storage.shared_assets import compact_pages, split_static, split_styles, split_suite_pages
 
 if TYPE_CHECKING:
     import duckdb
@@ -346,7 +346,9 @@ class DatasetStore:
 
     def read_raw(self, relative: str) -> bytes:
         """The bytes of the raw output at `relative` (a raw_path), decompressed when it ends in .gz."""
-        with self._loc.fs.open_input_stream(self._loc.path(*self._raw_parts(relative))) as source:
+        path = self._loc.path(*self._raw_parts(relative))
+        # compression=None: pyarrow would otherwise decompress by the file name (".gz") itself
+        with self._loc.fs.open_input_stream(path, compression=None) as source:
             data: bytes = source.read()
         return gzip.decompress(data) if relative.endswith(GZIP_SUFFIX) else data
 
@@ -413,9 +415,10 @@ class DatasetStore:
 
         `build(directory)` writes the site into a local temporary directory (GX writes to local
         disk only). What every run repeats is stored once per root and linked relatively
-        (shared_assets.py): the `static/` files (4 MB) under data_docs/~static/<digest>/, each
-        expectation-suite page under data_docs/~expectations/<digest>/ (a file already there is
-        not written again). The rest is published file by file (each atomically, see
+        (shared_assets.py): the `static/` files (4 MB) under data_docs/~static/<digest>/, the
+        style sheet every page repeats as data_docs/~styles/<digest>.css, each expectation-suite
+        page under data_docs/~expectations/<digest>/ (a file already there is not written
+        again). The rest is published file by file (each atomically, see
         filesystem.write_atomically), replacing an earlier attempt of the same run.
         """
         safe = safe_run_id(run_id)
@@ -424,6 +427,7 @@ class DatasetStore:
             build(str(site))
             shared = split_static(site)
             compact_pages(site)
+            shared |= split_styles(site)
             shared |= split_suite_pages(site)
             for relative, source in shared.files.items():
                 target = self._loc.path(DATA_DOCS, *relative.split("/"))

@@ -22,6 +22,10 @@ SUITES = ("meshmark_results", "meshmark_planned_cells")
 _LINK = re.compile(r'(?:href|src)="([^"#:?]+)(?:[#?][^"]*)?"')
 
 
+# GX's page-wide style sheet, the same in every page
+STYLE = "<style>\n" + "".join(f".ge-{n} {{ margin: {n}px; }}\n" for n in range(60)) + "</style>"
+
+
 def _gx_like_site(directory: str, *, suite_text: str = "row count between 1 and 10000", stamp: str) -> None:
     site = Path(directory)
     (site / "static" / "images").mkdir(parents=True)
@@ -32,7 +36,7 @@ def _gx_like_site(directory: str, *, suite_text: str = "row count between 1 and 
     (site / "expectations").mkdir()
     for suite in SUITES:
         (site / "expectations" / f"{suite}.html").write_text(
-            f'<html><head><link rel="shortcut icon" href="../static/images/favicon.ico"/></head>\n'
+            f'<html><head><link rel="shortcut icon" href="../static/images/favicon.ico"/>{STYLE}</head>\n'
             f'<body>\n  <a href="../index.html">{logo}</a>\n'
             f'  <ol><li><a href="../index.html">Home</a></li></ol>\n'
             f"  <p>{suite}: {suite_text}</p>\n</body></html>\n"
@@ -41,14 +45,14 @@ def _gx_like_site(directory: str, *, suite_text: str = "row count between 1 and 
         result.parent.mkdir(parents=True)
         # GX links static/ one folder too high from here (../../../ instead of ../../../../)
         result.write_text(
-            '<html><head><link rel="shortcut icon" href="../../../static/images/favicon.ico"/>\n'
+            f'<html><head><link rel="shortcut icon" href="../../../static/images/favicon.ico"/>{STYLE}\n'
             '  <link rel="stylesheet" href="../../../static/styles/custom.css"/></head>\n'
             f'<body><a href="../../../../index.html">Home</a>\n'
             f'  <a href="../../../../expectations/{suite}.html">{suite}</a> passed at {stamp}</body></html>\n'
         )
     rows = ", ".join(f"{{'link': '<a href=\"expectations/{s}.html\">{s}</a>'}}" for s in SUITES)
     (site / "index.html").write_text(
-        '<html><head><link rel="shortcut icon" href="./static/images/favicon.ico"/></head>\n<body>\n'
+        f'<html><head><link rel="shortcut icon" href="./static/images/favicon.ico"/>{STYLE}</head>\n<body>\n'
         + "".join(f'  <a href="expectations/{s}.html">{s}</a>\n' for s in SUITES)
         + f"  <script>\n    // the validations table\n    data: [{rows}]\n  </script>\n</body></html>\n"
     )
@@ -68,10 +72,12 @@ def test_suite_pages_and_static_files_are_stored_once_and_linked_relatively(tmp_
         store.put_data_docs(run_id, lambda d, n=n: _gx_like_site(d, stamp=f"20261130T1{n}0000.000001Z"))
     docs = tmp_path / "data" / "data_docs"
 
-    expected = ["~expectations", "~static", *map(safe_run_id, RUNS)]
+    expected = ["~expectations", "~static", "~styles", *map(safe_run_id, RUNS)]
     assert sorted(p.name for p in docs.iterdir()) == sorted(expected)
     (static,) = (docs / "~static").iterdir()
     assert sorted(p.name for p in static.rglob("*") if p.is_file()) == ["custom.css", "favicon.ico"]
+    (style,) = (docs / "~styles").iterdir()  # the style sheet every page had inline
+    assert style.read_text().strip().startswith(".ge-0 { margin: 0px; }")
     # one folder per suite page's content: the two runs' pages were the same (GX's build time in
     # the logo's URL is dropped) and were stored once
     shared = sorted((docs / "~expectations").rglob("*.html"))
@@ -92,6 +98,7 @@ def test_suite_pages_and_static_files_are_stored_once_and_linked_relatively(tmp_
         # a shared page has no run of its own: "Home" goes back to the page it was opened from
         assert text.count('href="javascript:history.back()"') == 2 and "index.html" not in text
         assert "?d=" not in text and "\n " not in text  # no cache-buster, no indentation
+        assert "<style>" not in text and text.count('rel="stylesheet"') == 1
     result = next((docs / safe_run_id(RUNS[0]) / "validations").rglob("results.html")).read_text()
     assert 'href="../../../../../~static/' in result  # GX's one `../` too few is corrected
 
