@@ -2,20 +2,21 @@
 
 A run's site is published to `<parent>/<run>/`; the parts every run repeats go beside it, named by
 a digest of their contents, and the run's pages link them relatively, so they still open from disk
-with no server (and through the Airflow plugin, which serves `<parent>/` as stored):
+with no server (and through the Airflow plugin, which serves `<parent>/` as stored). In the order
+DatasetStore.put_data_docs calls them:
 
 - `split_static(site)`: GX's `static/` folder (4 MB of images and fonts) goes to
   `<parent>/<SHARED_DIR>/<digest>/` (a GX upgrade that changes the files gets a folder of its own,
   and older runs keep theirs).
-- `split_suite_pages(site)`: the expectation-suite pages (`expectations/<suite>.html`, the same in
-  every run until a suite changes) go to `<parent>/<SHARED_SUITES_DIR>/<digest>/<suite>.html`, one
+- `compact_pages(site)`: drops the pages' indentation and blank lines (a quarter of GX's HTML),
+  leaving pages with whitespace-sensitive elements as they are.
+- `split_styles(site)`: the style sheet GX writes into every page (3 KB) goes to
+  `<parent>/<SHARED_STYLES_DIR>/<digest>.css`, linked where it stood (same cascade).
+- `split_suite_pages(site)`, last: the expectation-suite pages (`expectations/<suite>.html`, the
+  same in every run until a suite changes) go to `<parent>/<SHARED_SUITES_DIR>/<digest>/<suite>.html`, one
   folder per page content. A shared page cannot know which run's index it was opened from, so its
   "Home" links go back in the browser's history (to the run's index or validation page it was
   opened from).
-- `split_styles(site)`: the style sheet GX writes into every page (3 KB) goes to
-  `<parent>/<SHARED_STYLES_DIR>/<digest>.css`, linked where it stood (same cascade).
-- `compact_pages(site)`: drops the pages' indentation and blank lines (a quarter of GX's HTML),
-  leaving pages with whitespace-sensitive elements as they are.
 """
 
 from __future__ import annotations

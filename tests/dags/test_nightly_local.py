@@ -140,7 +140,7 @@ def _bytes_under(path: Path) -> int:
 def test_a_run_stores_little_besides_its_parquet(two_runs) -> None:
     """docs/data-model.md "Storage per run": what every run repeats (GX's static files, style
     sheet and suite pages, plotly.js) is stored once per root, raw outputs are gzip-compressed,
-    and the rest of a run besides its Parquet stays small (measured: about 170 KB here)."""
+    and the rest of a run besides its Parquet stays under 300 KB."""
     tmp, _runs = two_runs
     root = tmp / "data"
     (run_docs,) = [p for p in (root / "data_docs").iterdir() if not p.name.startswith("~")]
@@ -153,6 +153,6 @@ def test_a_run_stores_little_besides_its_parquet(two_runs) -> None:
         "data docs": _bytes_under(run_docs),
         "report": _bytes_under(report),
     }
-    assert sum(stored.values()) < 250_000, stored
+    assert sum(stored.values()) < 300_000, stored  # the issue's target for a demo run
     shared = {p.name for p in (root / "data_docs").iterdir() if p.name.startswith("~")}
     assert shared == {"~static", "~styles", "~expectations"}
