@@ -18,7 +18,7 @@ number). MESHMARK_BENCH_PARSE_ONLY=1 measures the parse times only.
 
 Each nightly run also says where its time went (`where_the_dag_run_went_s`): per task from
 Airflow's task instances, and inside the cells per testbed phase from each cell's
-raw/<run>/<cell>.testbed.json (topology start and readiness, warm-up, the load generator's own
+raw/<run>/<cell>.testbed.json.gz (topology start and readiness, warm-up, the load generator's own
 start and stop around its window, teardown), so every second beyond the windows has a name.
 
 One command: `make bench-pipeline` (the same as `.venv/bin/python -m benchmarks.bench_pipeline`).
@@ -26,6 +26,7 @@ One command: `make bench-pipeline` (the same as `.venv/bin/python -m benchmarks.
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import subprocess
@@ -189,7 +190,10 @@ def cell_phases(storage_root: Path, windows_s: float, run_cell_task_s: float) ->
     graceful stop, the summary it writes); `run_cell_outside_the_testbed` is the rest of the
     run_cell tasks (Airflow's task start and end, XCom, the raw output copied into the store).
     """
-    details = [json.loads(p.read_text()) for p in sorted(storage_root.glob("raw/*/*.testbed.json"))]
+    details = [
+        json.loads(gzip.decompress(p.read_bytes()) if p.suffix == ".gz" else p.read_bytes())
+        for p in sorted(storage_root.glob("raw/*/*.testbed.json*"))
+    ]
     if not details:
         return {}
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import stat
+import zlib
 from pathlib import Path
 from typing import BinaryIO
 
@@ -43,9 +44,37 @@ def read_input_bytes(path: str | Path, *, limit: int | None = None, remedy: str 
         raise InputFileError(source, f"cannot read: {exc.strerror or exc}") from None
 
 
-def read_input_text(path: str | Path, *, limit: int | None = None, remedy: str = _RAISE_IT) -> str:
-    """The file as UTF-8 text (a leading BOM is dropped), read as `read_input_bytes` does."""
-    return decode_utf8(read_input_bytes(path, limit=limit, remedy=remedy), str(path))
+def read_input_text(
+    path: str | Path, *, limit: int | None = None, remedy: str = _RAISE_IT, gunzip: bool = False
+) -> str:
+    """The file as UTF-8 text (a leading BOM is dropped), read as `read_input_bytes` does.
+
+    `gunzip`: a gzip-compressed file (a raw output the store kept compressed) is decompressed,
+    its text held to the same limit.
+    """
+    data = read_input_bytes(path, limit=limit, remedy=remedy)
+    if gunzip and data.startswith(GZIP_MAGIC):
+        data = _gunzip_capped(data, str(path), max_input_bytes() if limit is None else limit, remedy)
+    return decode_utf8(data, str(path))
+
+
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+def _gunzip_capped(data: bytes, source: str, cap: int, remedy: str) -> bytes:
+    out = bytearray()
+    while data:  # a gzip file may hold several members, one after the other
+        inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+        try:
+            out += inflater.decompress(data, cap + 1 - len(out))
+        except zlib.error as exc:
+            raise InputFileError(source, f"not a readable gzip file ({exc})") from None
+        if len(out) > cap:
+            raise InputFileError(source, _too_large(cap, remedy) + " once decompressed")
+        if not inflater.eof:
+            raise InputFileError(source, "not a readable gzip file (truncated)")
+        data = inflater.unused_data
+    return bytes(out)
 
 
 def read_stream_text(stream: BinaryIO, source: str, *, limit: int | None = None) -> str:

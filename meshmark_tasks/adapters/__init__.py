@@ -49,11 +49,14 @@ def parse_file(
     protocol: str | None = None,
     load_generator_version: str | None = None,
 ) -> NormalizedResult:
-    """Read the output file at `path`, written by the load generator `fmt` (one of FORMATS)."""
+    """Read the output file at `path` (or its gzip-compressed copy), written by the load generator
+    `fmt` (one of FORMATS)."""
     source = str(path)
     _check_format(fmt, source)
     try:
-        text = read_input_text(path)  # at most MESHMARK_MAX_INPUT_BYTES: /dev/zero is an error, not OOM
+        # at most MESHMARK_MAX_INPUT_BYTES: /dev/zero is an error, not OOM; a raw output the
+        # store kept gzip-compressed (raw/<run>/<cell>.k6.json.gz) reads as it was written
+        text = read_input_text(path, gunzip=True)
     except InputFileError as exc:
         raise ResultParseError(source, exc.problem) from None
     if not text.strip():

@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 progress = logging.getLogger(PROGRESS_LOGGER)
 
 PlanLike = RunPlan | Mapping[str, Any]
-TESTBED_DETAILS_EXT = "testbed.json"  # raw/<run>/<cell>.testbed.json, local cells only
+TESTBED_DETAILS_EXT = "testbed.json"  # raw/<run>/<cell>.testbed.json.gz, local cells only
 
 
 def plan_run(params: Mapping[str, Any], *, scheduled: bool = False) -> dict[str, Any]:
@@ -83,12 +83,13 @@ def run_planned_cell(
         if measurement.raw_path and Path(measurement.raw_path).exists():
             store = DatasetStore(run_plan.storage_root, conn_id=run_plan.storage_conn_id)
             ext = f"{measurement.raw_format or 'out'}{''.join(Path(measurement.raw_path).suffixes[-1:])}"
-            raw_path = store.put_raw(run_id, cell.cell_id, Path(measurement.raw_path), ext)
+            # gzip-compressed: kept every night, and JSON shrinks about 4 times (docs/data-model.md)
+            raw_path = store.put_raw(run_id, cell.cell_id, Path(measurement.raw_path), ext, compress=True)
             # The local testbed's account of the cell (phase timings, ports, each process's CPU
             # and memory) is kept beside it: what a slow or odd cell is checked against.
             details = Path(scratch) / f"{cell.cell_id}.{TESTBED_DETAILS_EXT}"
             if details.is_file():
-                store.put_raw(run_id, cell.cell_id, details, TESTBED_DETAILS_EXT)
+                store.put_raw(run_id, cell.cell_id, details, TESTBED_DETAILS_EXT, compress=True)
     position = (run_plan.cell_ids.index(cell.cell_id) + 1, len(run_plan.cells))
     line = cell_line(measurement, position=position)
     progress.log(logging.WARNING if measurement.failure else logging.INFO, line)

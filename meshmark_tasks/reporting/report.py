@@ -166,7 +166,7 @@ def build_report(
         out_base,
         run_date,
         {
-            "regressions.json": json.dumps(document, indent=2, allow_nan=False) + "\n",
+            "regressions.json": one_entry_per_line(document),
             "summary.md": markdown,
             "index.html": html,
             **extra_pages,
@@ -184,6 +184,24 @@ def build_report(
         counts=tally,
         regressions=regressions,
     )
+
+
+def one_entry_per_line(document: dict[str, Any]) -> str:
+    """The JSON document with each top-level key on its own line and each entry of a list on its
+    own line, compact inside: as easy to scan and diff as indented JSON, a quarter smaller (a
+    report's first nights list every series as insufficient_history, 80 KB indented)."""
+
+    def compact(value: Any) -> str:
+        return json.dumps(value, allow_nan=False, ensure_ascii=False, separators=(",", ":"))
+
+    lines = []
+    for key, value in document.items():
+        if isinstance(value, list) and value:
+            entries = ",\n    ".join(compact(entry) for entry in value)
+            lines.append(f"  {compact(key)}: [\n    {entries}\n  ]")
+        else:
+            lines.append(f"  {compact(key)}: {compact(value)}")
+    return "{\n" + ",\n".join(lines) + "\n}\n"
 
 
 def _charts(history: History, changes: Sequence[dict[str, Any]]) -> list[Any]:

@@ -3,9 +3,9 @@
 Layout and guarantees are specified in docs/data-model.md; in short
 
     <root>/<table>/run_date=YYYY-MM-DD/part-<safe_run_id>.parquet
-    <root>/raw/<safe_run_id>/<cell_id>.<ext>
+    <root>/raw/<safe_run_id>/<cell_id>.<ext>[.gz]
     <root>/run_summaries/<safe_run_id>.json      (runs/<safe_run_id>.json before the runs table)
-    <root>/data_docs/<safe_run_id>/, data_docs/<shared static files>/
+    <root>/data_docs/<safe_run_id>/, data_docs/~static|~styles|~expectations/ (shared)
     <root>/reports/<YYYY-MM-DD | latest>/, reports/<shared assets>/
 
 One file per (table, run): rewriting a run replaces its file, so retries never duplicate rows.
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import gzip
 import json
 import logging
 import os
@@ -60,7 +61,7 @@ from meshmark_tasks.storage.naming import (
     safe_from_part_file_name,
     safe_run_id,
 )
-from meshmark_tasks.storage.shared_assets import SHARED_DIR, compact_pages, split_static
+from meshmark_tasks.storage.shared_assets import compact_pages, split_static, split_styles, split_suite_pages
 
 if TYPE_CHECKING:
     import duckdb
@@ -83,8 +84,11 @@ PARTITION_PREFIX = f"{PARTITION_COLUMN}="
 # table's folder; summaries found there are still read, and moved on the next summary write.
 SUMMARIES_DIR = "run_summaries"
 LEGACY_SUMMARIES_DIR = "runs"
+# What a raw output stored compressed (put_raw(..., compress=True)) ends with.
+GZIP_SUFFIX = ".gz"
 # The folders made for people to open (HTML reports, GX Data Docs), as opposed to data files.
-PUBLISHED_FOLDERS = ("reports", "data_docs")
+DATA_DOCS = "data_docs"
+PUBLISHED_FOLDERS = ("reports", DATA_DOCS)
 
 
 @dataclass(frozen=True, order=True)
@@ -326,28 +330,26 @@ class DatasetStore:
         return removed
 
     # ----------------------------------------------------------------------- raw outputs
-    def put_raw(self, run_id: str, cell_id: str, source: str | Path | bytes, ext: str) -> str:
-        """Copy a raw load-generator output verbatim; returns its path relative to the root.
+    def put_raw(
+        self, run_id: str, cell_id: str, source: str | Path | bytes, ext: str, *, compress: bool = False
+    ) -> str:
+        """Keep a raw load-generator output; returns its path relative to the root.
 
         `source` is the output's bytes, or the path of a local file holding them (a str is a path).
+        Stored byte for byte as `<cell_id>.<ext>`, or with `compress` gzip-compressed as
+        `<cell_id>.<ext>.gz` (JSON summaries shrink about 4 times; `read_raw`, `zcat` or any gzip
+        reader gives the bytes back).
         """
-        relative = f"raw/{safe_run_id(run_id)}/{check_cell_id(cell_id)}.{check_ext(ext)}"
-        if isinstance(source, bytes | bytearray | memoryview):
-            payload = bytes(source)
-
-            def write(out: pa.NativeFile) -> None:
-                out.write(payload)
-
-        elif isinstance(source, str | Path):
+        name = f"{check_cell_id(cell_id)}.{check_ext(ext)}" + (GZIP_SUFFIX if compress else "")
+        relative = f"raw/{safe_run_id(run_id)}/{name}"
+        if isinstance(source, str | Path):
             path = Path(source)
             if not path.is_file():
                 raise StoreError(f"raw output {path} of cell {cell_id} does not exist or is not a file")
-
-            def write(out: pa.NativeFile) -> None:
-                with path.open("rb") as src:
-                    while chunk := src.read(1 << 20):
-                        out.write(chunk)
-
+            write = _write_bytes(_gzip(path.read_bytes())) if compress else _copy(path)
+        elif isinstance(source, bytes | bytearray | memoryview):
+            payload = bytes(source)
+            write = _write_bytes(_gzip(payload) if compress else payload)
         else:
             kind = type(source).__name__
             raise StoreError(f"raw output of cell {cell_id}: expected bytes or a path, got {kind}")
@@ -356,10 +358,21 @@ class DatasetStore:
 
     def raw_url(self, relative: str) -> str:
         """Where a results row's raw_path points, as a local path or URL."""
+        return self._loc.url(*self._raw_parts(relative))
+
+    def read_raw(self, relative: str) -> bytes:
+        """The bytes of the raw output at `relative` (a raw_path), decompressed when it ends in .gz."""
+        path = self._loc.path(*self._raw_parts(relative))
+        # compression=None: pyarrow would otherwise decompress by the file name (".gz") itself
+        with self._loc.fs.open_input_stream(path, compression=None) as source:
+            data: bytes = source.read()
+        return gzip.decompress(data) if relative.endswith(GZIP_SUFFIX) else data
+
+    def _raw_parts(self, relative: str) -> list[str]:
         parts = relative.split("/") if isinstance(relative, str) else []
         if not parts or parts[0] != "raw" or any(p in ("", ".", "..") for p in parts) or "\\" in relative:
             raise StoreError(f"raw_path {relative!r} is not a path under raw/ relative to the storage root")
-        return self._loc.url(*parts)
+        return parts
 
     # ------------------------------------------------------------------------ run summaries
     def write_run_summary(self, run_id: str, summary: Mapping[str, Any]) -> str:
@@ -411,16 +424,18 @@ class DatasetStore:
 
     # ---------------------------------------------------------------------------- folders
     def data_docs_dir(self, run_id: str) -> str:
-        return self._loc.url("data_docs", safe_run_id(run_id))
+        return self._loc.url(DATA_DOCS, safe_run_id(run_id))
 
     def put_data_docs(self, run_id: str, build: Callable[[str], object]) -> str:
         """Publish a run's Data Docs under data_docs/<run>/; returns where its index.html is.
 
         `build(directory)` writes the site into a local temporary directory (GX writes to local
-        disk only). Its `static/` files (the same 4 MB for every run) are stored once, under
-        data_docs/~static/<digest>/, and the pages link them relatively (shared_assets.py); the
-        rest is published file by file (each atomically, see filesystem.write_atomically),
-        replacing an earlier attempt of the same run.
+        disk only). What every run repeats is stored once per root and linked relatively
+        (shared_assets.py): the `static/` files (4 MB) under data_docs/~static/<digest>/, the
+        style sheet every page repeats as data_docs/~styles/<digest>.css, each expectation-suite
+        page under data_docs/~expectations/<digest>/ (a file already there is not written
+        again). The rest is published file by file (each atomically, see
+        filesystem.write_atomically), replacing an earlier attempt of the same run.
         """
         safe = safe_run_id(run_id)
         with tempfile.TemporaryDirectory(prefix="meshmark-data-docs-") as tmp:
@@ -428,22 +443,23 @@ class DatasetStore:
             build(str(site))
             shared = split_static(site)
             compact_pages(site)
-            if shared is not None:
-                for relative, source in shared.files.items():
-                    target = self._loc.path("data_docs", SHARED_DIR, shared.digest, *relative.split("/"))
-                    if not fsx.exists(self._loc, target):
-                        fsx.write_atomically(self._loc, target, _copy(source))
+            shared |= split_styles(site)
+            shared |= split_suite_pages(site)
+            for relative, source in shared.files.items():
+                target = self._loc.path(DATA_DOCS, *relative.split("/"))
+                if not fsx.exists(self._loc, target):
+                    fsx.write_atomically(self._loc, target, _copy(source))
             with contextlib.suppress(FileNotFoundError):
-                self._loc.fs.delete_dir_contents(self._loc.path("data_docs", safe), missing_dir_ok=True)
+                self._loc.fs.delete_dir_contents(self._loc.path(DATA_DOCS, safe), missing_dir_ok=True)
             for path in sorted(site.rglob("*")):
                 if path.is_file():
                     parts = path.relative_to(site).parts
-                    fsx.write_atomically(self._loc, self._loc.path("data_docs", safe, *parts), _copy(path))
-        return self._loc.url("data_docs", safe, "index.html")
+                    fsx.write_atomically(self._loc, self._loc.path(DATA_DOCS, safe, *parts), _copy(path))
+        return self._loc.url(DATA_DOCS, safe, "index.html")
 
     def data_docs_index(self, run_id: str) -> str | None:
         """Where the run's Data Docs index.html is (local path or URL); None when there is none."""
-        parts = ("data_docs", safe_run_id(run_id), "index.html")
+        parts = (DATA_DOCS, safe_run_id(run_id), "index.html")
         return self._loc.url(*parts) if fsx.exists(self._loc, self._loc.path(*parts)) else None
 
     def reports_root(self) -> str:
@@ -598,6 +614,18 @@ def _partition_date(directory_name: str) -> datetime.date | None:
         return datetime.date.fromisoformat(directory_name[len(PARTITION_PREFIX) :])
     except ValueError:
         return None
+
+
+def _gzip(data: bytes) -> bytes:
+    # mtime=0: the same output always gives the same file
+    return gzip.compress(data, compresslevel=9, mtime=0)
+
+
+def _write_bytes(payload: bytes) -> Callable[[pa.NativeFile], None]:
+    def write(out: pa.NativeFile) -> None:
+        out.write(payload)
+
+    return write
 
 
 def _copy(path: Path) -> Callable[[pa.NativeFile], None]:

@@ -69,6 +69,42 @@ def test_bad_input_exits_2_with_one_stderr_line(
     assert problem in lines[0]
 
 
+def test_a_raw_output_the_store_kept_compressed_parses_as_written(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    import gzip
+
+    path = FIXTURES / "k6" / "k6-errors-full-trend.json"
+    compressed = tmp_path / "cell.k6.json.gz"
+    compressed.write_bytes(gzip.compress(path.read_bytes()))
+    outputs = []
+    for argv in ([str(path)], [str(compressed)]):
+        assert main(["parse", "--format", "k6", *argv]) == 0
+        outputs.append(capsys.readouterr().out)
+    assert outputs[0] == outputs[1]
+    truncated = tmp_path / "truncated.k6.json.gz"
+    truncated.write_bytes(compressed.read_bytes()[:40])
+    assert main(["parse", "--format", "k6", str(truncated)]) == 2
+    assert (
+        capsys.readouterr().err.strip().endswith("truncated.k6.json.gz: not a readable gzip file (truncated)")
+    )
+
+
+def test_a_gzip_bomb_stops_at_the_input_limit(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gzip
+
+    from meshmark_tasks.config import MAX_INPUT_BYTES_ENV
+
+    monkeypatch.setenv(MAX_INPUT_BYTES_ENV, "100000")
+    bomb = tmp_path / "bomb.json.gz"
+    bomb.write_bytes(gzip.compress(b" " * 10_000_000))
+    assert bomb.stat().st_size < 100_000
+    assert main(["parse", "--format", "k6", str(bomb)]) == 2
+    assert "larger than the input limit of 100,000 bytes" in capsys.readouterr().err
+
+
 def test_missing_file_exits_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     assert main(["parse", "--format", "fortio", str(tmp_path / "nope.json")]) == 2
     assert capsys.readouterr().err.strip().endswith("nope.json: file not found")

@@ -6,6 +6,7 @@ Airflow's own auth is replaced by "allowed" here except in the last two tests; t
 
 from __future__ import annotations
 
+import re
 import urllib.parse
 from pathlib import Path
 
@@ -30,8 +31,14 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for run_id in run_ids[-2:]:
 
         def build(directory: str, run_id: str = run_id) -> None:
-            Path(directory).mkdir(parents=True, exist_ok=True)
-            (Path(directory) / "index.html").write_text(f"<html><body>Data Docs of {run_id}</body></html>")
+            (Path(directory) / "expectations").mkdir(parents=True, exist_ok=True)
+            (Path(directory) / "index.html").write_text(
+                f'<html><body>Data Docs of {run_id} <a href="expectations/suite.html">s</a></body></html>'
+            )
+            # an expectation-suite page: stored once for both runs, under data_docs/~expectations/
+            (Path(directory) / "expectations" / "suite.html").write_text(
+                '<html><body><a href="../index.html">Home</a> The suite</body></html>'
+            )
 
         store.put_data_docs(run_id, build)
         store.write_run_summary(run_id, {"run_id": run_id, "data_quality": "passed", "meshmark_by_mesh": {}})
@@ -78,6 +85,14 @@ def test_the_reports_link_to_the_run_s_data_docs_works_where_it_is_served(client
     assert href in report
     docs = client.get(urllib.parse.urljoin(report_url, href))
     assert docs.status_code == 200 and f"Data Docs of {NEWEST}" in docs.text
+
+
+def test_a_run_s_link_to_its_shared_suite_page_works_where_it_is_served(client: TestClient) -> None:
+    docs_url = f"http://airflow/meshmark/files/data_docs/{safe_run_id(NEWEST)}/index.html"
+    (href,) = re.findall(r'href="([^"]+)"', client.get(docs_url).text)
+    assert href.startswith("../~expectations/")
+    suite = client.get(urllib.parse.urljoin(docs_url, href))
+    assert suite.status_code == 200 and "The suite" in suite.text
 
 
 def test_a_run_s_tabs(client: TestClient) -> None:

@@ -164,9 +164,9 @@ def test_kubernetes_run_goes_to_the_same_tables(
     assert configs.loc["istio", "meshmark_mean"] < configs.loc["baseline", "meshmark_mean"]  # proxies cost
     assert configs.loc["istio", "cells_scored"] == 2
     assert store.read("quarantine").num_rows == 0
-    raw = tmp_path / "data" / results.loc[results["mesh"] == "istio", "raw_path"].iloc[0]
-    assert raw.name.endswith(".json")
-    assert json.loads(raw.read_text())["RunType"] == "HTTP"  # the pod's output, kept verbatim
+    raw = results.loc[results["mesh"] == "istio", "raw_path"].iloc[0]
+    assert raw.endswith(".json.gz")  # kept gzip-compressed
+    assert json.loads(store.read_raw(raw))["RunType"] == "HTTP"  # the pod's output, kept losslessly
 
 
 AMBIENT_CONF = {

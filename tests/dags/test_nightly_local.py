@@ -73,11 +73,13 @@ def test_each_cell_keeps_its_raw_output_and_the_testbed_account(two_runs) -> Non
     from meshmark_tasks.storage import DatasetStore
 
     tmp, _runs = two_runs
-    results = DatasetStore(str(tmp / "data")).read("results").to_pandas()
+    store = DatasetStore(str(tmp / "data"))
+    results = store.read("results").to_pandas()
     for row in results.to_dict("records"):
         raw = tmp / "data" / row["raw_path"]
-        assert raw.name.endswith(".k6.json") and raw.is_file()
-        details = json.loads(raw.with_name(f"{row['cell_id']}.testbed.json").read_text())
+        assert raw.name.endswith(".k6.json.gz") and raw.is_file()  # kept gzip-compressed
+        assert json.loads(store.read_raw(row["raw_path"]))["metrics"]  # k6's summary, as k6 wrote it
+        details = json.loads(store.read_raw(row["raw_path"].replace(".k6.json.gz", ".testbed.json.gz")))
         assert details["cell_id"] == row["cell_id"]
         assert set(details["phases_s"]) >= {"start_and_ready", "warmup", "measured", "teardown"}
         assert details["phases_s"]["measured"] >= row["duration_s"]
@@ -129,3 +131,28 @@ def test_rerunning_the_same_logical_run_keeps_one_copy(two_runs) -> None:
         assert len(frame) == 3, table
         assert frame["run_id"].nunique() == 1
     assert len(list((tmp / "data" / "results").rglob("*.parquet"))) == 1
+
+
+def _bytes_under(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def test_a_run_stores_little_besides_its_parquet(two_runs) -> None:
+    """docs/data-model.md "Storage per run": what every run repeats (GX's static files, style
+    sheet and suite pages, plotly.js) is stored once per root, raw outputs are gzip-compressed,
+    and the rest of a run besides its Parquet stays under 300 KB."""
+    tmp, _runs = two_runs
+    root = tmp / "data"
+    (run_docs,) = [p for p in (root / "data_docs").iterdir() if not p.name.startswith("~")]
+    (raw,) = (root / "raw").iterdir()
+    (summary,) = (root / "run_summaries").iterdir()
+    (report,) = [p for p in (root / "reports").iterdir() if p.name[:1].isdigit()]
+    stored = {
+        "raw": _bytes_under(raw),
+        "run summary": summary.stat().st_size,
+        "data docs": _bytes_under(run_docs),
+        "report": _bytes_under(report),
+    }
+    assert sum(stored.values()) < 300_000, stored  # the issue's target for a demo run
+    shared = {p.name for p in (root / "data_docs").iterdir() if p.name.startswith("~")}
+    assert shared == {"~static", "~styles", "~expectations"}

@@ -224,33 +224,41 @@ def test_every_table_carries_the_run_and_a_config_short_of_load_points_is_partia
     assert all(r["start_time"] and r["end_time"] for r in store.read("results").to_pylist())
 
 
-def test_data_docs_static_files_are_stored_once_per_root(
+def test_data_docs_shared_parts_are_stored_once_per_root(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """GX's 4 MB of static files are shared by every run's Data Docs, linked relatively (open from disk)."""
-    import re as regex
-
+    """GX's 4 MB of static files and the expectation-suite pages (the same every run) are stored
+    once and shared by every run's Data Docs, linked relatively: every page opens from disk."""
     plan = _plan(tmp_path, monkeypatch)
     outputs = [_measurement(c, p50=1.0 if c["is_baseline"] else 1.6, dataplane=0.2) for c in plan["cells"]]
     first = finalize_run(plan, outputs, run_id=RUN, run_date=DAY)
+    docs = tmp_path / "data" / "data_docs"
+    suite_pages = {p: p.stat().st_mtime_ns for p in (docs / "~expectations").rglob("*.html")}
     second = finalize_run(plan, outputs, run_id="manual__second", run_date=DAY)
 
-    docs = tmp_path / "data" / "data_docs"
     (shared,) = (docs / "~static").iterdir()  # one copy for both runs
+    assert sum(p.stat().st_size for p in shared.rglob("*") if p.is_file()) > 1_000_000
+    # the structure, results and planned-cells suites: one page each, not written again
+    assert sorted(p.name for p in suite_pages) == [
+        "meshmark_planned_cells.html",
+        "meshmark_results.html",
+        "meshmark_results_structure.html",
+    ]
+    assert {p: p.stat().st_mtime_ns for p in (docs / "~expectations").rglob("*.html")} == suite_pages
     for summary in (first, second):
         run_docs = Path(summary["data_docs"]).parent
-        assert not (run_docs / "static").exists()
-        # (GX's validation pages link ../../../static/ from four folders down, which never
-        # resolved; the index and suite pages do, and still do)
-        pages = [run_docs / "index.html", *run_docs.glob("expectations/*.html")]
-        links = [
-            (page, link)
+        assert not (run_docs / "static").exists() and not (run_docs / "expectations").exists()
+        pages = list(run_docs.rglob("*.html"))
+        assert len(pages) == 4  # the index and three validation pages
+        for page in pages + list(suite_pages):
+            links = re.findall(r'(?:href|src)="([^"#:?]+)(?:[#?][^"]*)?"', page.read_text())
+            assert any("~static/" in link for link in links), page
+            assert all((page.parent / link).resolve().is_file() for link in links), (page, links)
+        linked = {
+            (page.parent / link).resolve()
             for page in pages
-            for link in regex.findall(r'"((?:\.\.?/)+~static/[^"]+)"', page.read_text())
-        ]
-        assert len(links) >= len(pages)
-        for page, link in links:
-            assert (page.parent / link).resolve().is_file(), (page, link)
+            for link in re.findall(r'href="([^"]*~expectations/[^"]+)"', page.read_text())
+        }
+        assert linked == set(suite_pages)
         stored = sum(p.stat().st_size for p in run_docs.rglob("*") if p.is_file())
         assert stored < 300_000, stored
-    assert sum(p.stat().st_size for p in shared.rglob("*") if p.is_file()) > 1_000_000

@@ -55,7 +55,11 @@ def test_html_opens_from_disk_with_regressions_first(regression_report) -> None:
 
 
 def test_regressions_json_for_machines(regression_report) -> None:
-    document = json.loads(Path(regression_report.json_path).read_text())
+    text = Path(regression_report.json_path).read_text()
+    document = json.loads(text)
+    # one line per top-level key and per list entry (and the lists' brackets)
+    entries = sum(len(v) + 1 for v in document.values() if isinstance(v, list) and v)
+    assert len(text.splitlines()) == 2 + len(document) + entries
     assert document["schema_version"] == 1
     assert document["run_id"] == regression_report.run_id
     assert document["counts"] == regression_report.counts

@@ -92,3 +92,73 @@ def test_time_axes_read_as_dates_with_few_runs(
     for chart, labels in ticks.items():
         # One label per run date (the overhead chart labels each of its two bottom panels).
         assert labels and sorted(set(labels)) == dates, (chart, labels)
+
+
+MARGIN = {"l": 60, "r": 20, "t": 40, "b": 50}  # charts._div's
+# Each chart's SVG as drawn: every element with its attributes in name order (the order they were
+# set in differs from one drawing to the next), the random ids of the figure (in its clip paths)
+# and of its traces (in their class names) taken out.
+DRAWN_SVG_JS = """(() => {
+  const canonical = node => node.nodeType !== 1 ? node.textContent
+    : `<${node.tagName} ${[...node.attributes].map(a => `${a.name}=${a.value}`).sort().join(' ')}>`
+      + [...node.childNodes].map(canonical).join('') + '</>';
+  return Object.fromEntries([...document.querySelectorAll('.js-plotly-plot')].map(gd =>
+    [gd.id, gd._fullData.reduce((svg, trace, i) => svg.replaceAll(trace.uid, `trace-${i}`),
+      [...gd.querySelectorAll('.main-svg')].map(canonical).join('')
+        .replaceAll(gd._fullLayout._uid, 'UID'))]));
+})()"""
+
+
+def test_the_report_s_small_template_draws_as_plotly_white(
+    chromium: HeadlessChromium, tmp_path: Path
+) -> None:
+    """Each chart embeds its template; the report's (plotly_white cut to scatter and bar charts,
+    about 1 KB instead of 6.5) draws every kind of trace the report uses exactly as plotly_white."""
+    import json
+
+    import plotly.graph_objects as go
+    import plotly.io as pio
+    from plotly.subplots import make_subplots
+
+    from meshmark_tasks.reporting.charts import _div, plotly_js, report_template
+
+    lines = make_subplots(rows=2, cols=1, shared_xaxes=True, subplot_titles=("p50", "p99"))
+    for row, mesh in ((1, "baseline"), (2, "sidecar")):
+        lines.add_trace(go.Scatter(x=[1, 2, 3], y=[1.0, 1.4, 1.2], name=mesh, mode="lines+markers"), row, 1)
+    lines.add_hline(y=1.3, line_dash="dot", annotation_text="level")
+    bars = go.Figure(
+        [
+            go.Bar(x=["a", "b"], y=[3.0, 4.5], name=side, error_y={"type": "data", "array": [0.2, 0.4]})
+            for side in ("A", "B")
+        ]
+    )
+    bars.update_layout(barmode="group", yaxis_title="p99 (ms)")
+    divs = []
+    for name, figure in (("lines", lines), ("bars", bars)):
+        divs.append(_div(go.Figure(figure), f"{name}-small"))
+        reference = go.Figure(figure)
+        reference.update_layout(template="plotly_white", margin=MARGIN, height=420)
+        divs.append(reference.to_html(full_html=False, include_plotlyjs=False, div_id=f"{name}-white"))
+    small, white = (
+        json.dumps(t.to_plotly_json(), separators=(",", ":"))
+        for t in (report_template(), pio.templates["plotly_white"])
+    )
+    assert len(small) < 1_100 < 6_000 < len(white)  # as a chart embeds it
+    (tmp_path / "plotly.js").write_text(plotly_js())
+    page = tmp_path / "charts.html"
+    page.write_text(
+        '<!doctype html><html><head><meta charset="utf-8"><script src="plotly.js"></script></head>'
+        f"<body style='width: 1000px'>{''.join(divs)}</body></html>"
+    )
+    chromium.call("Page.enable")
+    chromium.call("Page.navigate", url=page.as_uri())
+    chromium.wait_for("Page.loadEventFired")
+    deadline = time.monotonic() + 60
+    while chromium.evaluate("document.querySelectorAll('.js-plotly-plot .main-svg').length") < 8:
+        assert time.monotonic() < deadline, "plotly charts did not render"
+        time.sleep(0.2)
+    time.sleep(0.5)
+    drawn = chromium.evaluate(DRAWN_SVG_JS)
+    for name in ("lines", "bars"):
+        assert len(drawn[f"{name}-small"]) > 2_000
+        assert drawn[f"{name}-small"] == drawn[f"{name}-white"], name

@@ -69,3 +69,20 @@ def test_folders_of_a_run(store: DatasetStore) -> None:
     assert store.reports_dir("latest") == os.path.join(store.root, "reports", "latest")
     with pytest.raises(StoreError, match="neither a date"):
         store.reports_dir("yesterday")
+
+
+def test_compressed_outputs_read_back_byte_for_byte(store: DatasetStore, upstream_dir: Path) -> None:
+    """What the nightly run keeps (put_raw(..., compress=True)): gzip, read back losslessly."""
+    import gzip
+
+    source = upstream_dir / "fortio-http-result.json"
+    relative = store.put_raw(RUN, CELL, source, "json", compress=True)
+    assert relative.endswith(f"{CELL}.json.gz")
+    stored = Path(store.raw_url(relative)).read_bytes()
+    assert gzip.decompress(stored) == store.read_raw(relative) == source.read_bytes()
+    assert len(stored) < source.stat().st_size / 2
+    assert store.put_raw(RUN, CELL, source, "json", compress=True) == relative  # same file again
+    assert Path(store.raw_url(relative)).read_bytes() == stored
+    blob = bytes(range(256)) * 64
+    assert store.read_raw(store.put_raw(RUN, CELL, blob, "bin", compress=True)) == blob
+    assert store.read_raw(store.put_raw(RUN, CELL, blob, "bin")) == blob
