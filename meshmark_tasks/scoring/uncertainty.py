@@ -151,6 +151,21 @@ def summarise_load_points(scored: pd.DataFrame, results: pd.DataFrame | None = N
     return out[columns].sort_values(group, kind="stable", ignore_index=True)
 
 
+def _meshmark_delta(paired: pd.DataFrame) -> tuple[int, dict[str, Any]]:
+    """(pairs, the meshmark_delta* columns): MeshMark minus the baseline's of the same round."""
+    if paired.empty:
+        n, estimate, lower, upper, p = 0, None, None, None, None
+    else:
+        n, estimate, lower, upper, p = _compare(paired["meshmark"], paired["meshmark_baseline"], "linear")
+    return n, {
+        "meshmark_delta": estimate,
+        "meshmark_delta_ci_low": lower,
+        "meshmark_delta_ci_high": upper,
+        "meshmark_delta_p_value": p,
+        "meshmark_delta_significant": _significant(p),
+    }
+
+
 def _paired_deltas(frame: pd.DataFrame, run_keys: list[str]) -> pd.DataFrame:
     """Per non-baseline (run, mesh, load point): the paired overheads and the MeshMark difference."""
     keys = [*run_keys, *LOAD_POINT]
@@ -170,15 +185,8 @@ def _paired_deltas(frame: pd.DataFrame, run_keys: list[str]) -> pd.DataFrame:
             record[f"{name}_pct_ci_high"] = None if upper is None else 100.0 * upper
             record[f"{name}_p_value"] = p
             record[f"{name}_significant"] = _significant(p)
-        n, estimate, lower, upper, p = _compare(part["meshmark"], part["meshmark_baseline"], "linear")
-        record.update(
-            pairs_used=max(pairs, n),
-            meshmark_delta=estimate,
-            meshmark_delta_ci_low=lower,
-            meshmark_delta_ci_high=upper,
-            meshmark_delta_p_value=p,
-            meshmark_delta_significant=_significant(p),
-        )
+        n, delta = _meshmark_delta(part)
+        record.update(pairs_used=max(pairs, n), **delta)
         records.append(record)
     delta_columns = ["pairs_used", *(n for n in schemas.MESHMARK_SUMMARY.names if "delta" in n)]
     result = pd.DataFrame(records, columns=[*run_keys, "mesh", *LOAD_POINT, *delta_columns])
@@ -250,17 +258,7 @@ def config_uncertainty(scored: pd.DataFrame) -> pd.DataFrame:
         mine = versus
         for column, value in zip(config, key, strict=True):
             mine = mine[mine[column] == value]
-        if len(mine):
-            _, estimate, lower, upper, p = _compare(mine["meshmark"], mine["meshmark_baseline"], "linear")
-        else:
-            estimate = lower = upper = p = None
-        record.update(
-            meshmark_delta=estimate,
-            meshmark_delta_ci_low=lower,
-            meshmark_delta_ci_high=upper,
-            meshmark_delta_p_value=p,
-            meshmark_delta_significant=_significant(p),
-        )
+        record.update(_meshmark_delta(mine)[1])
         records.append(record)
     result = pd.DataFrame(records, columns=[*config, *CONFIG_COLUMNS])
     result["repetitions_used"] = result["repetitions_used"].astype("int64")

@@ -277,15 +277,15 @@ class DatasetStore:
         # Only the files of the wanted dates and runs are opened (and footer-checked): a comparison
         # of two nights reads their files, not three years of them.
         safes = None if run_ids is None else {safe_run_id(r) for r in run_ids}
-        files = [
-            part.path
-            for part in self._part_files(table)
-            if (start is None or part.run_date >= start)
-            and (end is None or part.run_date <= end)
-            and (safes is None or part.safe in safes)
-            and self._problem_of(table, part.path) is None
-        ]
-        rows = self._read_files(table, files, read_columns, wanted)
+        parts = self._readable_parts(
+            table,
+            lambda part: (
+                (start is None or part.run_date >= start)
+                and (end is None or part.run_date <= end)
+                and (safes is None or part.safe in safes)
+            ),
+        )
+        rows = self._read_files(table, [part.path for part in parts], read_columns, wanted)
         rows = rows.sort_by([(PARTITION_COLUMN, "ascending"), ("run_id", "ascending")])
         return rows if columns is None else rows.select(columns)
 
@@ -547,21 +547,27 @@ class DatasetStore:
                 self._sizes[info.path] = (info.size, info.mtime_ns)
         return parts
 
-    def _readable_parts(self, table: str) -> list[_PartFile]:
-        return [p for p in self._part_files(table) if self._problem_of(table, p.path) is None]
+    def _readable_parts(
+        self, table: str, wanted: Callable[[_PartFile], bool] | None = None
+    ) -> list[_PartFile]:
+        """The table's readable part files; with `wanted`, only those it keeps are footer-checked."""
+        return [
+            p
+            for p in self._part_files(table)
+            if (wanted is None or wanted(p)) and self._problem_of(table, p.path) is None
+        ]
 
     def _problem_of(self, table: str, path: str) -> str | None:
         """Why the part file at `path` cannot be read as `table` (None: it can), from its footer;
         a damaged file is also recorded in `skipped`."""
         size, mtime = self._sizes.get(path, (None, None))
-        key = (path, size, mtime)
+        key = (self._loc.fs.type_name, path, size, mtime)
         # A file whose size and modification time are known is checked once per process, however
         # many stores (the report, its history and its comparison page each open one) read it.
         checks = _FOOTER_CHECKS if size is not None and mtime is not None else self._checked
-        checked_key = (self._loc.fs.type_name, *key) if checks is _FOOTER_CHECKS else key
-        if checked_key not in checks:
-            checks[checked_key] = _footer_problem(self._loc.fs, path, table_schema(table))
-        problem = checks[checked_key]
+        if key not in checks:
+            checks[key] = _footer_problem(self._loc.fs, path, table_schema(table))
+        problem = checks[key]
         if problem is not None:
             self._skip(path, problem)
         return problem
