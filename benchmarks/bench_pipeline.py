@@ -26,7 +26,6 @@ One command: `make bench-pipeline` (the same as `.venv/bin/python -m benchmarks.
 
 from __future__ import annotations
 
-import gzip
 import json
 import os
 import subprocess
@@ -190,8 +189,11 @@ def cell_phases(storage_root: Path, windows_s: float, run_cell_task_s: float) ->
     graceful stop, the summary it writes); `run_cell_outside_the_testbed` is the rest of the
     run_cell tasks (Airflow's task start and end, XCom, the raw output copied into the store).
     """
+    from meshmark_tasks.storage import DatasetStore
+
+    store = DatasetStore(str(storage_root))
     details = [
-        json.loads(gzip.decompress(p.read_bytes()) if p.suffix == ".gz" else p.read_bytes())
+        json.loads(store.read_raw(p.relative_to(storage_root).as_posix()))
         for p in sorted(storage_root.glob("raw/*/*.testbed.json*"))
     ]
     if not details:
