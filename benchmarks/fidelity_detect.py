@@ -24,6 +24,11 @@ flagged when `newest_flagged` (a reported change point starts at the test night)
 - Power: for each variant and each series of the changed mesh, the share of changed trials in
   which that series is flagged as an increase on the test night. The other meshes' series of a
   changed trial are no-change series too; their flags are counted apart.
+- The series mirror the trend report's: the raw metrics, the data plane's CPU per app CPU, and the
+  paired p50/p99 ratios to the baseline of the same round. The raw latency and CPU series go
+  through the report's drift check (`meshmark_tasks.stats.check_drift`, speed index = the
+  baseline's app CPU seconds per request at the same load point): a flag explained by the
+  machine's speed is counted apart ("explained by drift"), as the report lists it apart.
 
 Pure functions over the JSON records; bench_fidelity prints and saves what `evaluate` returns.
 """
@@ -38,7 +43,7 @@ from typing import Any
 
 import pandas as pd
 
-from meshmark_tasks.stats import ChangePointConfig, detect_frame, paired_comparison
+from meshmark_tasks.stats import ChangePointConfig, check_drift, detect_frame, paired_comparison, speed_index
 
 UNCHANGED = "unchanged"
 MEASURED_METRICS = ("p50_ms", "p99_ms", "cpu_dataplane", "cpu_app")
@@ -48,7 +53,13 @@ NORMALISED_METRICS = {
     "cpu_dataplane_per_app_cpu": lambda r: r["cpu_dataplane"] / r["cpu_app"],
     "p50_ms_per_app_cpu_ms": lambda r: r["p50_ms"] / (1000 * r["cpu_seconds_app"] / r["requests"]),
 }
-DETECT_METRICS = (*MEASURED_METRICS, *NORMALISED_METRICS)
+# Each mesh repetition ÷ the baseline's in the same round and load point (the report's paired ratios).
+PAIRED_METRICS = {"p50_ratio_vs_baseline": "p50_ms", "p99_ratio_vs_baseline": "p99_ms"}
+DETECT_METRICS = (*MEASURED_METRICS, *NORMALISED_METRICS, *PAIRED_METRICS)
+# The raw series the trend report's drift check applies to (series.py: Metric.speed_bound).
+DRIFT_CHECKED = ("p50_ms", "p99_ms", "cpu_dataplane", "cpu_app")
+SPEED = "app_cpu_s_per_request"  # the speed index's value: the baseline's app CPU per request
+BASELINE = "baseline"
 SERIES_KEYS = ["mesh", "qps"]
 MODES = ("permuted", "recorded")
 
@@ -135,10 +146,22 @@ def trial_frame(
                 if change is not None and night == test_night and mesh == change[0]:
                     # A changed cell that failed is a missing value, like any failed repetition.
                     record = index.get((rnd, mesh, qps, change[1]), {})
+                baseline = index.get((rnd, BASELINE, qps, UNCHANGED), {})
                 row = {"mesh": mesh, "qps": qps, "night": night}
-                row.update({m: metric_value(record, m) for m in DETECT_METRICS})
+                row.update({m: metric_value(record, m) for m in (*MEASURED_METRICS, *NORMALISED_METRICS)})
+                for paired, raw in PAIRED_METRICS.items():
+                    ratio = _value(record.get(raw)) / _value(baseline.get(raw))
+                    row[paired] = ratio if mesh != BASELINE and math.isfinite(ratio) else math.nan
+                row[SPEED] = _per_request(record) if mesh == BASELINE else math.nan
                 rows.append(row)
-    return pd.DataFrame(rows, columns=[*SERIES_KEYS, "night", *DETECT_METRICS])
+    return pd.DataFrame(rows, columns=[*SERIES_KEYS, "night", *DETECT_METRICS, SPEED])
+
+
+def _per_request(record: dict[str, Any]) -> float:
+    try:
+        return float(record["cpu_seconds_app"]) / float(record["requests"])
+    except (KeyError, TypeError, ValueError, ZeroDivisionError):
+        return math.nan
 
 
 def _value(value: Any) -> float:
@@ -163,6 +186,7 @@ def detect_trial(frame: pd.DataFrame, config: ChangePointConfig | None = None) -
     newest_p_value.
     """
     config = config or ChangePointConfig()
+    speed = speed_index(frame[frame["mesh"] == BASELINE], ["qps"], "night", SPEED, config)
     out = []
     for metric in DETECT_METRICS:
         measured = frame.groupby(SERIES_KEYS, dropna=False)[metric].transform(
@@ -172,9 +196,24 @@ def detect_trial(frame: pd.DataFrame, config: ChangePointConfig | None = None) -
         if part.empty:
             continue
         series = detect_frame(part, SERIES_KEYS, "night", metric, config).series
-        series = series.assign(metric=metric)
+        series = series.assign(metric=metric, drift_explained=False)
+        if metric in DRIFT_CHECKED and series["newest_flagged"].astype(bool).any():
+            drift = check_drift(part, SERIES_KEYS, metric, speed, config, raw=series)
+            series = series.drop(columns="drift_explained").merge(
+                drift[[*SERIES_KEYS, "drift_explained"]], on=SERIES_KEYS, how="left"
+            )
         out.append(
-            series[[*SERIES_KEYS, "metric", "status", "newest_flagged", "newest_magnitude", "newest_p_value"]]
+            series[
+                [
+                    *SERIES_KEYS,
+                    "metric",
+                    "status",
+                    "newest_flagged",
+                    "newest_magnitude",
+                    "newest_p_value",
+                    "drift_explained",
+                ]
+            ]
         )
     return pd.concat(out, ignore_index=True)
 
@@ -238,15 +277,16 @@ def evaluate(
     changed: dict[tuple[str, str], list[pd.DataFrame]] = {c: [] for c in changes}
     for trial in trials:
         flags = detect_trial(trial_frame(ok, blocks, trial, index=index), config)
-        flagged = flags[flags["newest_flagged"].astype(bool)]
+        raw = flags["newest_flagged"].astype(bool)
+        drift = flags["drift_explained"].fillna(False).astype(bool)
+        columns = [*SERIES_KEYS, "metric", "newest_magnitude", "newest_p_value"]
         no_change.append(
             {
                 "test": trial.test,
                 "history": list(trial.history),
                 "series": len(flags),
-                "flagged": flagged[[*SERIES_KEYS, "metric", "newest_magnitude", "newest_p_value"]].to_dict(
-                    orient="records"
-                ),
+                "flagged": flags.loc[raw & ~drift, columns].to_dict(orient="records"),
+                "explained_by_drift": flags.loc[raw & drift, columns].to_dict(orient="records"),
             }
         )
         for change in changes:
@@ -258,9 +298,10 @@ def evaluate(
     other_flags: dict[str, int] = {}
     for (mesh, variant), results in changed.items():
         every = pd.concat(results, ignore_index=True)
-        hit = every["newest_flagged"].astype(bool) & (every["newest_magnitude"].fillna(0) > 0)
+        reported = every["newest_flagged"].astype(bool) & ~every["drift_explained"].fillna(False).astype(bool)
+        hit = reported & (every["newest_magnitude"].fillna(0) > 0)
         own = every["mesh"] == mesh
-        other_flags[variant] = int((every["newest_flagged"].astype(bool) & ~own).sum())
+        other_flags[variant] = int((reported & ~own).sum())
         mine = every.assign(hit=hit)[own]
         for (qps, metric), group in mine.groupby(["qps", "metric"], sort=True):
             power_rows.append(
@@ -291,6 +332,12 @@ def evaluate(
             "series_nights": sum(t["series"] for t in no_change),
             "per_30_nights": 30 * false_flags / len(trials),
             "flags": [dict(f, test=t["test"]) for t in no_change for f in t["flagged"]],
+            # Raw flags the drift check explained by the machine's speed (listed apart by the report).
+            "explained_by_drift": sum(len(t["explained_by_drift"]) for t in no_change),
+            "per_30_nights_without_drift_check": 30
+            * sum(len(t["flagged"]) + len(t["explained_by_drift"]) for t in no_change)
+            / len(trials),
+            "drift_flags": [dict(f, test=t["test"]) for t in no_change for f in t["explained_by_drift"]],
             "changed_nights_other_meshes_flagged": other_flags,
         },
         "power": power_rows,

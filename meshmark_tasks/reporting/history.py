@@ -43,8 +43,15 @@ RESULT_VALUES = [
 MESHMARK_VALUES = ["meshmark", *MUE_COLUMNS, *(c for c in OVERHEAD_COLUMNS if not c.endswith("_pct"))]
 # Per-repetition values for change points: RESULT_VALUES plus the data plane's own share, and the
 # data plane's CPU per unit of the app's CPU in the same cell (the machine's speed drift between
-# nights moves both alike and cancels: docs/benchmarks.md, "Fidelity").
-REPETITION_VALUES = [*RESULT_VALUES, "cpu_cores_dataplane", "mem_mib_dataplane", "dataplane_cpu_per_app_cpu"]
+# nights moves both alike and cancels: docs/benchmarks.md, "Fidelity"), and the app's own CPU (the
+# baseline's app CPU per request is the machine's speed index of the drift check: trends.py).
+REPETITION_VALUES = [
+    *RESULT_VALUES,
+    "cpu_cores_dataplane",
+    "mem_mib_dataplane",
+    "dataplane_cpu_per_app_cpu",
+    "cpu_cores_app",
+]
 # What describes a night's measurement of a mesh; a change in one is "what changed that night".
 DESCRIPTOR_COLUMNS = [
     "profile",
@@ -216,6 +223,7 @@ def _query_repetitions(
                          + coalesce(r.mem_bytes_controlplane, 0)) / 1048576.0 END AS mem_mib_used,
                r.cpu_cores_dataplane, r.mem_bytes_dataplane / 1048576.0 AS mem_mib_dataplane,
                r.cpu_cores_dataplane / nullif(r.cpu_cores_app, 0) AS dataplane_cpu_per_app_cpu,
+               r.cpu_cores_app,
                {meshmark_cols}
         FROM (SELECT * FROM {results} WHERE {where}) r LEFT JOIN m USING (run_id, cell_id)
     """

@@ -62,6 +62,16 @@ def sigma(value: Any, scale: str) -> str:
     return f"{value * 100:.1f} %" if scale == "log" else f"{value:.3g}"
 
 
+def drift_text(row: Mapping[str, Any]) -> str:
+    """The drift check of a series as "speed index −22.0 %; divided out: −1.0 % (p 0.4)"."""
+    drift = row.get("drift") or {}
+    index, rest = drift.get("index_change"), drift.get("normalised_magnitude")
+    return (
+        f"speed index {pct(index * 100 if index is not None else None)}; divided out: "
+        f"{pct(rest * 100 if rest is not None else None)} (p {pvalue(drift.get('normalised_p_value'))})"
+    )
+
+
 def night(value: Mapping[str, Any] | None) -> str:
     """A night as "2026-01-10 (run id)"."""
     if not value:
@@ -95,6 +105,7 @@ def render_html(
     rule: Mapping[str, Any],
     prices: Sequence[Mapping[str, Any]],
     generator_version: str,
+    machine_drift: Sequence[Mapping[str, Any]] = (),
     compare_href: str | None = None,
     run_numbers: RunNumbers | None = None,
     plotly_src: str | None = None,
@@ -115,6 +126,7 @@ def render_html(
         counts=counts,
         regressions=regressions,
         improvements=improvements,
+        machine_drift=machine_drift,
         insufficient=insufficient,
         recent_changes=recent_changes,
         charts=charts,
@@ -132,4 +144,5 @@ def render_html(
         night=night,
         changed=changed,
         sigma=sigma,
+        drift_text=drift_text,
     )

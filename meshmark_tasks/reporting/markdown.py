@@ -57,6 +57,7 @@ def render_markdown(
     improvements: Sequence[Mapping[str, Any]],
     recent_changes: Sequence[Mapping[str, Any]],
     rule: Mapping[str, Any],
+    machine_drift: Sequence[Mapping[str, Any]] = (),
 ) -> str:
     lines = [f"# MeshMark trend report {run_date}", ""]
     lines.append(
@@ -79,6 +80,16 @@ def render_markdown(
         lines += ["## Regressions", "", *_table(regressions), ""]
     if improvements:
         lines += ["## Improvements", "", *_table(improvements), ""]
+    if machine_drift:
+        fields = ("mesh", "load_point", "label")
+        named = "; ".join(" · ".join(md_text(r[k]) for k in fields) for r in machine_drift)
+        lines += [
+            "## Moved with the machine",
+            "",
+            "Significant tonight, gone once the machine's speed (the baseline's app CPU per request) is "
+            "divided out: " + named + ".",
+            "",
+        ]
     if recent_changes:
         lines += ["## Recent changes (earlier nights)", "", *_table(recent_changes), ""]
     lines.append(

@@ -94,6 +94,7 @@ def build_report(
         by_class.setdefault(record["classification"], []).append(record)
     regressions = by_class.get("regression", [])
     improvements = by_class.get("improvement", [])
+    machine_drift = by_class.get("machine_drift", [])
     insufficient = by_class.get("insufficient_history", [])
     tally = counts(series)
 
@@ -118,6 +119,7 @@ def build_report(
         "counts": tally,
         "regressions": regressions,
         "improvements": improvements,
+        "machine_drift": machine_drift,
         "insufficient_history": insufficient,
         "recent_changes": recent_changes,
     }
@@ -141,6 +143,7 @@ def build_report(
         counts=tally,
         regressions=regressions,
         improvements=improvements,
+        machine_drift=machine_drift,
         insufficient=insufficient,
         recent_changes=recent_changes,
         charts=_charts(history, [*regressions, *improvements, *recent_changes]),
@@ -159,6 +162,7 @@ def build_report(
         counts=tally,
         regressions=regressions,
         improvements=improvements,
+        machine_drift=machine_drift,
         recent_changes=recent_changes,
         rule=rule_dict,
     )

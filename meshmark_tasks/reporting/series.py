@@ -28,21 +28,24 @@ class Metric:
     resolution: float  # linear scale: the smallest absolute change reported (measurement noise below)
     scale: Literal["log", "linear"] = "log"
     mesh_only: bool = False  # the baseline's value is 0 by definition: leave it out
+    # Moves with the machine's speed (time and CPU per request): a newest-night flag goes through
+    # the drift check (trends.py) against the speed index of `speed_index_values`.
+    speed_bound: bool = False
 
 
 METRICS: tuple[Metric, ...] = (
     Metric("meshmark", "MeshMark", "points", True, 1.0, "linear"),
     Metric("meshmark_mean", "MeshMark (mean over load points)", "points", True, 1.0, "linear"),
-    Metric("latency_ms_p50", "p50 latency", "ms", False, 0.01),
-    Metric("latency_ms_p99", "p99 latency", "ms", False, 0.01),
-    Metric("cpu_cores_dataplane", "data-plane CPU", "cores", False, 0.001, mesh_only=True),
+    Metric("latency_ms_p50", "p50 latency", "ms", False, 0.01, speed_bound=True),
+    Metric("latency_ms_p99", "p99 latency", "ms", False, 0.01, speed_bound=True),
+    Metric("cpu_cores_dataplane", "data-plane CPU", "cores", False, 0.001, mesh_only=True, speed_bound=True),
     # The data plane's CPU per unit of the app's CPU in the same cell: the machine's speed drift
     # between nights moves both alike, so a data-plane change shows here when raw CPU drifts too.
     Metric("dataplane_cpu_per_app_cpu", "data-plane ÷ app CPU", "ratio", False, 0.0, mesh_only=True),
-    Metric("cpu_cores_used", "CPU used", "cores", False, 0.001),
+    Metric("cpu_cores_used", "CPU used", "cores", False, 0.001, speed_bound=True),
     Metric("mem_mib_used", "memory used", "MiB", False, 1.0),
-    Metric("delta_p50_ms", "p50 overhead vs baseline", "ms", False, 0.01, "linear", True),
-    Metric("delta_p99_ms", "p99 overhead vs baseline", "ms", False, 0.01, "linear", True),
+    Metric("delta_p50_ms", "p50 overhead vs baseline", "ms", False, 0.01, "linear", True, speed_bound=True),
+    Metric("delta_p99_ms", "p99 overhead vs baseline", "ms", False, 0.01, "linear", True, speed_bound=True),
     Metric(
         "delta_cpu_cores_per_kqps",
         "CPU overhead vs baseline",
@@ -51,8 +54,10 @@ METRICS: tuple[Metric, ...] = (
         0.001,
         "linear",
         True,
+        speed_bound=True,
     ),
     Metric("delta_mem_mib", "memory overhead vs baseline", "MiB", False, 1.0, "linear", True),
+    # Not speed-bound: its memory part does not move with the machine's speed.
     Metric("mesh_cost_per_million_requests", "mesh cost", "per 1M requests", False, 1e-6, "linear", True),
     # Paired overheads: mesh ÷ baseline of the same load point, night and round (repetition index
     # where no round is recorded), measured back to back, so drift shared by both cancels.
@@ -105,3 +110,19 @@ def _paired_ratios(reps: pd.DataFrame, column: str, keep: list[str]) -> pd.DataF
     )
     frame["value"] = frame[column] / frame["_baseline"]
     return frame[[*keep, "value"]].dropna(subset=["value"])
+
+
+def speed_index_values(reps: pd.DataFrame) -> pd.DataFrame:
+    """load_point, run_seq and value = the baseline's app CPU seconds per request, per repetition.
+
+    The app does the same work per request whatever the mesh, and the baseline has no mesh at all:
+    how much CPU it took per request that night is how fast the machine ran (the drift check's
+    speed index, `meshmark_tasks.stats.speed_index`). Empty when there is no baseline or no app CPU.
+    """
+    if not {"cpu_cores_app", "actual_qps", "is_baseline"} <= set(reps.columns):
+        return pd.DataFrame(columns=["load_point", "run_seq", "value"])
+    baseline = reps[reps["is_baseline"].fillna(False).astype(bool)]
+    app = pd.to_numeric(baseline["cpu_cores_app"], errors="coerce")
+    qps = pd.to_numeric(baseline["actual_qps"], errors="coerce")
+    frame = baseline[["load_point", "run_seq"]].assign(value=app / qps.where(qps > 0))
+    return frame.dropna(subset=["value"]).reset_index(drop=True)

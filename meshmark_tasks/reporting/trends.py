@@ -10,10 +10,20 @@ the newest run:
 
     regression            a reported change point starts at the newest night and is worse
     improvement           … and is better (lower MeshMark is worse; higher anything else)
+    machine_drift         … but it moved with the machine's speed that night (the drift check)
     stable                no reported change point at the newest night
     insufficient_history  fewer than `min_history` earlier nights (or no usable values)
 
 Reported change points on earlier nights are "recent changes": history, not tonight's verdict.
+
+The drift check (`meshmark_tasks.stats.check_drift`): metrics that move with the machine's speed
+(latency, CPU and the overheads: `Metric.speed_bound`) are tested again with each night's
+values divided by that night's speed index, the baseline's app CPU per request at the same load
+point (`speed_index_values`). A newest-night flag is `machine_drift` when the index itself changed
+significantly that night in the same direction and the flag does not survive the division: the
+machine ran faster or slower, every configuration alike (measured: docs/benchmarks.md,
+"Fidelity"). Without a baseline or app CPU there is no index and flags stand as they are. Mesh cost
+is not checked: its memory part does not move with the machine's speed.
 
 Which series, on which scale: series.py (from the simulations behind the stats package: latency,
 CPU and memory on the log scale, changes being relative; MeshMark, the overhead deltas and the
@@ -37,14 +47,22 @@ from meshmark_tasks.reporting.history import History
 from meshmark_tasks.reporting.series import (
     LOAD_POINT_COLUMNS,
     METRICS,
+    METRICS_BY_COLUMN,
     Metric,
     metric_values,
+    speed_index_values,
 )
 from meshmark_tasks.reporting.what_changed import descriptors_by_night, what_changed
-from meshmark_tasks.stats import ChangePointConfig, detect_frame
+from meshmark_tasks.stats import ChangePointConfig, SpeedIndex, check_drift, detect_frame, speed_index
 
-Classification = Literal["regression", "improvement", "stable", "insufficient_history"]
-CLASSIFICATIONS: tuple[Classification, ...] = ("regression", "improvement", "stable", "insufficient_history")
+Classification = Literal["regression", "improvement", "machine_drift", "stable", "insufficient_history"]
+CLASSIFICATIONS: tuple[Classification, ...] = (
+    "regression",
+    "improvement",
+    "machine_drift",
+    "stable",
+    "insufficient_history",
+)
 METHOD = "change_point"
 
 
@@ -124,6 +142,7 @@ SERIES_COLUMNS = [
     "sigma_between",
     "change_points",
     "what_changed",
+    "drift",
     "message",
 ]
 CHANGE_COLUMNS = [
@@ -170,13 +189,20 @@ def detect_history(history: History, rule: TrendRule | None = None) -> Trends:
     reps = reps[reps["run_seq"] > newest_seq - rule.history_runs]
     nights = _night_lookup(history)
     descriptors = descriptors_by_night(reps)
+    speed = speed_index(
+        speed_index_values(reps),
+        ["load_point"],
+        "run_seq",
+        "value",
+        rule.config_for(METRICS_BY_COLUMN["latency_ms_p50"]),
+    )
     series_frames: list[pd.DataFrame] = []
     change_frames: list[pd.DataFrame] = []
     for metric in METRICS:
         values = metric_values(reps, metric)
         if values.empty:
             continue
-        series, changes = _detect_metric(values, metric, rule, newest_seq, nights, descriptors)
+        series, changes = _detect_metric(values, metric, rule, newest_seq, nights, descriptors, speed)
         series_frames.append(series)
         change_frames.append(changes)
     series = _concat(series_frames, SERIES_COLUMNS)
@@ -223,6 +249,7 @@ def _detect_metric(
     newest_seq: int,
     nights: dict[int, dict[str, Any]],
     descriptors: dict[tuple[str, int], dict[str, Any]],
+    speed: SpeedIndex,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     keys = ["mesh", "load_point"]
     values = values[values.groupby(keys, sort=False)["run_seq"].transform("max") == newest_seq]
@@ -231,6 +258,7 @@ def _detect_metric(
     config = rule.config_for(metric)
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):  # noiseless series
         detected = detect_frame(values, keys, "run_seq", "value", config)
+        drift = _drift(values, keys, metric, config, speed, detected.series)
     newest_rows = values[values["run_seq"] == newest_seq].groupby(keys)["value"].agg(["median", "size"])
     newest_values = {
         (str(m), str(lp)): (float(median), int(size))
@@ -258,7 +286,9 @@ def _detect_metric(
                 "mesh": key[0],
                 "load_point": key[1],
                 **{c: _plain(v) for c, v in load_points[key].items()},
-                **_series_record(row, metric, newest_values.get(key), newest_seq, nights, descriptors),
+                **_series_record(
+                    row, metric, newest_values.get(key), newest_seq, nights, descriptors, drift.get(key)
+                ),
                 "threshold": threshold,
                 "change_points": points_by_series.get(key, []),
             }
@@ -266,11 +296,36 @@ def _detect_metric(
     return pd.DataFrame(rows), pd.DataFrame(change_rows, columns=CHANGE_COLUMNS)
 
 
-def _classification(row: dict[str, Any], metric: Metric) -> Classification:
+def _drift(
+    values: pd.DataFrame,
+    keys: list[str],
+    metric: Metric,
+    config: ChangePointConfig,
+    speed: SpeedIndex,
+    detected: pd.DataFrame,
+) -> dict[tuple[str, str], dict[str, Any]]:
+    """Per flagged series of a speed-bound metric, the drift check's findings (module doc)."""
+    if not metric.speed_bound or speed.empty or not detected["newest_flagged"].astype(bool).any():
+        return {}
+    checked = check_drift(values, keys, "value", speed, config, raw=detected)
+    out = {}
+    for row in checked[checked["newest_flagged"].astype(bool)].to_dict(orient="records"):
+        out[(str(row["mesh"]), str(row["load_point"]))] = {
+            "explained": bool(row["drift_explained"]),
+            "index_change": _number(row["index_change"]),
+            "normalised_magnitude": _number(row["normalised_magnitude"]),
+            "normalised_p_value": _number(row["normalised_p_value"]),
+        }
+    return out
+
+
+def _classification(row: dict[str, Any], metric: Metric, drift: dict[str, Any] | None) -> Classification:
     if row["status"] != "ok":
         return "insufficient_history"
     if not row["newest_flagged"]:
         return "stable"
+    if drift is not None and drift["explained"]:
+        return "machine_drift"
     increase = (row["newest_change"] or 0.0) > 0
     return "improvement" if increase == metric.higher_is_better else "regression"
 
@@ -286,13 +341,14 @@ def _series_record(
     newest_seq: int,
     nights: dict[int, dict[str, Any]],
     descriptors: dict[tuple[str, int], dict[str, Any]],
+    drift: dict[str, Any] | None,
 ) -> dict[str, Any]:
     tested = row["status"] == "ok" and _number(row["newest_p_value"]) is not None
     before, after, change = (_number(row[c]) for c in ("newest_before", "newest_after", "newest_change"))
     magnitude = _number(row["newest_magnitude"])
     lower, upper = _number(row["newest_lower"]), _number(row["newest_upper"])
-    classification = _classification(row, metric)
-    flagged = classification in ("regression", "improvement")
+    classification = _classification(row, metric, drift)
+    flagged = classification in ("regression", "improvement", "machine_drift")
     mesh = str(row["mesh"])
     return {
         "metric": metric.column,
@@ -320,6 +376,9 @@ def _series_record(
         "sigma_within": _number(row["sigma_within"]),
         "sigma_between": _number(row["sigma_between"]),
         "what_changed": what_changed(descriptors, mesh, newest_seq) if flagged else [],
+        # The drift check of a flagged speed-bound series: the speed index's change that night and
+        # the series' change once it is divided out (None: not flagged or nothing to check with).
+        "drift": {k: v for k, v in drift.items() if k != "explained"} if drift is not None else None,
         "message": row["message"] if row["status"] != "ok" else None,
     }
 

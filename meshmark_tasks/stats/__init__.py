@@ -28,6 +28,12 @@ Change points over history (`changepoint.py`):
     ChangePoint: index, night, before, after, magnitude, lower, upper, p_value, direction
     SeriesDetection: change_points, newest, newest_flagged, sigma_within, sigma_between, status
 
+Machine drift (`drift.py`): is a newest-night flag still there once the machine's speed is removed?
+
+    speed_index(reference, on, night, value, config) -> SpeedIndex   # per `on` × night, and tonight's change
+    check_drift(frame, series, value, speed, config, raw=None) -> DataFrame
+        per series: newest_flagged, index_change, normalised_flagged/magnitude/p_value, drift_explained
+
 Every bad input raises `StatsInputError` (a MeshmarkError) naming the argument, column or series;
 NaN is "not measured" and is excluded and counted, never imputed. Importing the package imports
 scipy, pandas and ruptures (about a second): keep it out of DAG files' top level.
@@ -50,17 +56,21 @@ from meshmark_tasks.stats.compare import (
     paired_frame,
     two_sample_comparison,
 )
+from meshmark_tasks.stats.drift import DRIFT_COLUMNS, SpeedIndex, check_drift, speed_index
 from meshmark_tasks.stats.errors import StatsInputError
 from meshmark_tasks.stats.median import MedianCI, median_ci, median_ci_frame
 
 __all__ = [
+    "DRIFT_COLUMNS",
     "ChangePoint",
     "ChangePointConfig",
     "Comparison",
     "FrameDetection",
     "MedianCI",
     "SeriesDetection",
+    "SpeedIndex",
     "StatsInputError",
+    "check_drift",
     "detect_change_points",
     "detect_frame",
     "detect_many",
@@ -68,5 +78,6 @@ __all__ = [
     "median_ci_frame",
     "paired_comparison",
     "paired_frame",
+    "speed_index",
     "two_sample_comparison",
 ]

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from synthetic import BASELINE, SIDECAR, SIDECAR_MTLS, SyntheticHistory, run_id_for, write_history
 
+from meshmark_tasks.reporting import build_report
 from meshmark_tasks.reporting.history import load_history
 from meshmark_tasks.reporting.series import ALL_LOAD_POINTS, METRICS_BY_COLUMN
 from meshmark_tasks.reporting.trends import TrendRule, classify_history, detect_history
@@ -265,3 +266,72 @@ def test_repetitions_are_loaded_for_the_newest_runs_only_when_asked(regression_r
     assert len(history.runs) == REGRESSION_SPEC.nights  # the charts still see the whole window
     assert sorted(history.repetitions["run_seq"].unique()) == [7, 8, 9]
     assert len(load_history(str(regression_root)).repetitions["run_seq"].unique()) == REGRESSION_SPEC.nights
+
+
+# The machine 20 % faster on the newest night: every configuration's latency and CPU per request
+# fall alike, the app's CPU too (measured on the test machine: docs/benchmarks.md, "Fidelity").
+FASTER_MACHINE = {
+    "latency_ms_p50": 0.8,
+    "latency_ms_p99": 0.8,
+    "cpu_cores_app": 0.8,
+    "cpu_cores_controlplane": 0.8,
+}
+
+
+def test_a_change_the_whole_machine_made_is_machine_drift_not_a_change_of_the_mesh(tmp_path: Path) -> None:
+    changes = {
+        mesh.name: {**FASTER_MACHINE, **({} if mesh.is_baseline else {"cpu_cores_dataplane": 0.8})}
+        for mesh in REPEATED.meshes
+    }
+    spec = dataclasses.replace(REPEATED, newest_changes=changes)
+    write_history(str(tmp_path), spec)
+    series = detect_history(load_history(str(tmp_path))).series
+    drifted = series[series["classification"] == "machine_drift"]
+    # Raw latency and CPU moved by 20 % everywhere; the drift check sees the index move with them.
+    for mesh in ("sidecar", "sidecar-mtls"):
+        for metric in ("latency_ms_p50", "latency_ms_p99", "cpu_cores_dataplane"):
+            rows = drifted[(drifted["mesh"] == mesh) & (drifted["metric"] == metric)]
+            assert len(rows) == len(REPEATED.qps), (mesh, metric)
+    for row in drifted.to_dict(orient="records"):
+        assert -0.25 < row["drift"]["index_change"] < -0.15
+        assert abs(row["drift"]["normalised_magnitude"] or 0.0) < 0.1
+        assert row["first_night"]["run_seq"] == REPEATED.nights - 1
+    # Mesh cost is not checked (its memory part does not move with the machine): it may stay flagged.
+    flagged = series[series["classification"].isin(["regression", "improvement"])]
+    assert set(flagged["metric"]) <= {"mesh_cost_per_million_requests"}, flagged[["mesh", "metric"]]
+
+    # The report lists them apart, in every output.
+    report = build_report(str(tmp_path), out_dir=str(tmp_path / "reports"))
+    document = json.loads(Path(report.json_path).read_text(encoding="utf-8"))
+    assert len(document["machine_drift"]) == len(drifted) == report.counts["machine_drift"]
+    assert {r["metric"] for r in document["regressions"] + document["improvements"]} <= {
+        "mesh_cost_per_million_requests"
+    }
+    html = Path(report.html_path).read_text(encoding="utf-8")
+    assert "Moved with the machine" in html and "speed index −" not in html  # pct() prints "-19.5 %"
+    assert "speed index -19." in html or "speed index -20." in html
+    assert "## Moved with the machine" in Path(report.markdown_path).read_text(encoding="utf-8")
+
+
+def test_a_change_of_one_mesh_on_a_steady_machine_is_not_called_drift(tmp_path: Path) -> None:
+    spec = dataclasses.replace(REPEATED, newest_changes={"sidecar": {"cpu_cores_dataplane": 1.2}})
+    write_history(str(tmp_path), spec)
+    series = detect_history(load_history(str(tmp_path))).series
+    hit = series[(series["mesh"] == "sidecar") & (series["metric"] == "cpu_cores_dataplane")]
+    assert set(hit["classification"]) == {"regression"}
+    for drift in hit["drift"]:
+        # The machine did not change tonight: no significant change of the speed index.
+        assert drift["index_change"] is None and drift["normalised_magnitude"] > 0.15
+    assert "machine_drift" not in set(series["classification"])
+
+
+def test_without_a_baseline_there_is_no_speed_index_and_flags_stand(tmp_path: Path) -> None:
+    meshes = tuple(m for m in REPEATED.meshes if not m.is_baseline)
+    changes = {m.name: {**FASTER_MACHINE, "cpu_cores_dataplane": 0.8} for m in meshes}
+    spec = dataclasses.replace(REPEATED, meshes=meshes, newest_changes=changes)
+    write_history(str(tmp_path), spec)
+    series = detect_history(load_history(str(tmp_path))).series
+    assert "machine_drift" not in set(series["classification"])
+    hit = series[(series["metric"] == "cpu_cores_dataplane")]
+    assert set(hit["classification"]) == {"improvement"}
+    assert all(d is None for d in hit["drift"])
