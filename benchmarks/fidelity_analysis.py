@@ -284,12 +284,15 @@ def detect_lines(result: dict[str, Any]) -> list[str]:
         f"  false alarms: {fa['flagged_series']} flagged of {fa['series_nights']} series-nights"
         f" ({fa['series_per_night']} series a night) = {fa['per_30_nights']:.2f} per 30 nights;"
         f" other meshes on changed nights: {fa['changed_nights_other_meshes_flagged']}",
+        f"  explained by machine drift (listed apart by the report): {fa['explained_by_drift']};"
+        f" without the drift check {fa['per_30_nights_without_drift_check']:.2f} per 30 nights",
     ]
-    lines += [
-        f"    flagged: test night {f['test']} {f['mesh']} q{_fmt(f['qps'], 0)} {f['metric']}"
-        f" {100 * f['newest_magnitude']:+.1f} % p={f['newest_p_value']:.2g}"
-        for f in fa["flags"]
-    ]
+    for kind, flags in (("flagged", fa["flags"]), ("drift", fa["drift_flags"])):
+        lines += [
+            f"    {kind}: test night {f['test']} {f['mesh']} q{_fmt(f['qps'], 0)} {f['metric']}"
+            f" {100 * f['newest_magnitude']:+.1f} % p={f['newest_p_value']:.2g}"
+            for f in flags
+        ]
     for row in result["power"]:
         lines.append(
             f"  power {row['variant']:>20} {row['mesh']:>8} q{_fmt(row['qps'], 0):>4} {row['metric']:>13}:"

@@ -29,14 +29,22 @@ NOISE = {"p50_ms": 0.03, "p99_ms": 0.10, "cpu_dataplane": 0.02, "cpu_app": 0.02}
 
 
 def recording(
-    rounds: int, *, change: dict[str, float] | None = None, seed: int = 3, qps: tuple[float, ...] = (300.0,)
+    rounds: int,
+    *,
+    change: dict[str, float] | None = None,
+    seed: int = 3,
+    qps: tuple[float, ...] = (300.0,),
+    faster_from: int | None = None,
 ) -> list[dict[str, Any]]:
     """What `bench_fidelity record` writes, with lognormal noise; `change` multiplies the sidecar's
-    metrics in its variant "changed" (measured in the same rounds)."""
+    metrics in its variant "changed" (measured in the same rounds); from round `faster_from` on the
+    machine is 20 % faster: every metric of every cell × 0.8."""
     rng = random.Random(seed)
     records = []
     for rnd in range(rounds):
         drift = rng.gauss(0, 0.01)  # the round's machine state, shared by every cell in it
+        if faster_from is not None and rnd >= faster_from:
+            drift += math.log(0.8)
         configs = [(mesh, UNCHANGED) for mesh in LEVELS] + ([("sidecar", "changed")] if change else [])
         for q in qps:
             for mesh, variant in configs:
@@ -93,8 +101,9 @@ def test_the_changed_mesh_takes_the_variant_on_the_test_night_only() -> None:
 def test_the_baseline_has_no_data_plane_series() -> None:
     records = recording(12)
     flags = detect_trial(trial_frame(records, blocks_of(records, 2), Trial(5, (0, 1, 2, 3, 4))))
-    # 4 measured + 2 normalised metrics; the baseline has neither data-plane series.
-    assert len(flags) == 3 * 6 - 2
+    # 4 measured + 2 normalised + 2 paired metrics; the baseline has neither data-plane series nor
+    # a ratio to itself.
+    assert len(flags) == 3 * 8 - 4
     assert set(flags["status"]) == {"ok"}
     assert not flags[(flags["mesh"] == "baseline") & (flags["metric"] == "cpu_dataplane")].size
 
@@ -103,7 +112,7 @@ def test_a_large_change_is_found_on_its_first_night_and_stationary_nights_flag_n
     records = recording(24, change={"cpu_dataplane": 1.3}, qps=(100.0, 300.0))
     result = evaluate(records, reps_per_night=4, mode="permuted", orders=1)
     assert (result["nights_recorded"], result["history_nights"], result["trials"]) == (6, 5, 6)
-    assert result["false_alarms"]["series_per_night"] == 2 * (3 * 6 - 2)
+    assert result["false_alarms"]["series_per_night"] == 2 * (3 * 8 - 4)
     assert result["false_alarms"]["flagged_series"] == 0
     power = {(row["qps"], row["metric"]): row for row in result["power"]}
     for qps in (100.0, 300.0):
@@ -129,3 +138,26 @@ def test_knob_effects_are_paired_comparisons_with_intervals() -> None:
     assert app["lower"] < app["change"] < app["upper"] and app["p_value"] < 0.001
     dataplane = next(e for e in effects if e["metric"] == "cpu_dataplane")
     assert dataplane["lower"] < 0 < dataplane["upper"]
+
+
+def test_a_faster_machine_on_the_test_night_is_explained_by_drift_not_counted_as_a_false_alarm() -> None:
+    records = recording(24, faster_from=20)  # the last night (rounds 20-23) 20 % faster
+    blocks = blocks_of(records, 4)
+    flags = detect_trial(trial_frame(records, blocks, Trial(5, (0, 1, 2, 3, 4))))
+    raw = flags[flags["newest_flagged"].astype(bool)]
+    # Every raw latency and CPU series moved with the machine; the within-cell ratios did not.
+    assert {"p50_ms", "cpu_dataplane"} <= set(raw["metric"])
+    assert set(raw["metric"]) <= {"p50_ms", "p99_ms", "cpu_dataplane", "cpu_app"}
+    assert raw["drift_explained"].all()
+    result = evaluate(records, reps_per_night=4, history_nights=5, mode="recorded")
+    fa = result["false_alarms"]
+    assert fa["flagged_series"] == 0 and fa["explained_by_drift"] == len(raw)
+    assert fa["per_30_nights_without_drift_check"] == 30 * len(raw)
+
+
+def test_a_change_of_one_mesh_is_still_found_when_the_machine_does_not_move() -> None:
+    records = recording(24, change={"cpu_dataplane": 1.3})
+    result = evaluate(records, reps_per_night=4, mode="permuted", orders=1)
+    power = {row["metric"]: row for row in result["power"]}
+    assert power["cpu_dataplane"]["flagged"] == result["trials"]
+    assert result["false_alarms"]["explained_by_drift"] == 0
