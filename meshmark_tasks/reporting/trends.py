@@ -20,9 +20,9 @@ The drift check (`meshmark_tasks.stats.check_drift`): metrics that move with the
 (latency, CPU and the overheads: `Metric.speed_bound`) are tested again with each night's
 values divided by that night's speed index, the baseline's app CPU per request at the same load
 point (`speed_index_values`). A newest-night flag is `machine_drift` when the index itself changed
-significantly that night in the same direction and the flag does not survive the division: the
-machine ran faster or slower, every configuration alike (measured: docs/benchmarks.md,
-"Fidelity"). Without a baseline or app CPU there is no index and flags stand as they are. Mesh cost
+that night in the same direction (significant at `drift_p_value`) and the flag does not survive
+the division: the machine ran faster or slower, every configuration alike (measured:
+docs/benchmarks.md, "Fidelity"). Without a baseline or app CPU there is no index and flags stand as they are. Mesh cost
 is not checked: its memory part does not move with the machine's speed.
 
 Which series, on which scale: series.py (from the simulations behind the stats package: latency,
@@ -74,6 +74,7 @@ class TrendRule:
     min_magnitude: float = 0.05  # smallest relative change reported
     min_history: int = 5  # earlier nights a series needs before its newest night is tested
     history_runs: int = 90  # the newest runs of the window analysed per series (keeps a long window fast)
+    drift_p_value: float = 0.05  # the drift check: how significant the machine's own change must be
 
     def __post_init__(self) -> None:
         if self.history_runs < 1:
@@ -97,6 +98,7 @@ class TrendRule:
             "min_magnitude": self.min_magnitude,
             "min_history": self.min_history,
             "history_runs": self.history_runs,
+            "drift_p_value": self.drift_p_value,
             "candidate_penalty": base.candidate_penalty,
             "min_segment": base.min_segment,
             "level": base.level,
@@ -189,12 +191,9 @@ def detect_history(history: History, rule: TrendRule | None = None) -> Trends:
     reps = reps[reps["run_seq"] > newest_seq - rule.history_runs]
     nights = _night_lookup(history)
     descriptors = descriptors_by_night(reps)
+    speed_config = rule.config_for(METRICS_BY_COLUMN["latency_ms_p50"])  # the log scale's settings
     speed = speed_index(
-        speed_index_values(reps),
-        ["load_point"],
-        "run_seq",
-        "value",
-        rule.config_for(METRICS_BY_COLUMN["latency_ms_p50"]),
+        speed_index_values(reps), ["load_point"], "run_seq", "value", speed_config, rule.drift_p_value
     )
     series_frames: list[pd.DataFrame] = []
     change_frames: list[pd.DataFrame] = []
