@@ -22,8 +22,8 @@ values divided by that night's speed index, the baseline's app CPU per request a
 point (`speed_index_values`). A newest-night flag is `machine_drift` when the index itself changed
 that night in the same direction (significant at `drift_p_value`) and the flag does not survive
 the division: the machine ran faster or slower, every configuration alike (measured:
-docs/benchmarks.md, "Fidelity"). Without a baseline or app CPU there is no index and flags stand as they are. Mesh cost
-is not checked: its memory part does not move with the machine's speed.
+docs/benchmarks.md, "Fidelity"). Without a baseline or app CPU there is no index and flags stand
+as they are. Mesh cost is not checked: its memory part does not move with the machine's speed.
 
 Which series, on which scale: series.py (from the simulations behind the stats package: latency,
 CPU and memory on the log scale, changes being relative; MeshMark, the overhead deltas and the
