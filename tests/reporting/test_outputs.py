@@ -60,7 +60,7 @@ def test_regressions_json_for_machines(regression_report) -> None:
     # one line per top-level key and per list entry (and the lists' brackets)
     entries = sum(len(v) + 1 for v in document.values() if isinstance(v, list) and v)
     assert len(text.splitlines()) == 2 + len(document) + entries
-    assert document["schema_version"] == 1
+    assert document["schema_version"] == 2
     assert document["run_id"] == regression_report.run_id
     assert document["counts"] == regression_report.counts
     assert document["method"] == document["rule"]["method"] == "change_point"
@@ -113,6 +113,32 @@ def test_regressions_json_for_machines(regression_report) -> None:
     assert all(
         r["classification"] != "stable" for r in document["improvements"] + document["insufficient_history"]
     )
+
+
+def test_insufficient_history_entries_name_the_series_and_why(tmp_path: Path) -> None:
+    """A root's first nights list every series as insufficient_history: each entry carries what
+    names the series and why it was not tested, not the test's fields (always null for it)."""
+    from meshmark_tasks.reporting.trends import INSUFFICIENT_COLUMNS
+
+    root = tmp_path / "history"
+    write_history(str(root), SyntheticHistory(nights=2, seed=5))
+    report = build_report(str(root), out_dir=str(tmp_path / "report"))
+    text = Path(report.json_path).read_text()
+    document = json.loads(text)
+    insufficient = document["insufficient_history"]
+    assert document["schema_version"] == 2
+    assert len(insufficient) == document["counts"]["insufficient_history"] > 20
+    assert document["regressions"] == document["improvements"] == []
+    for entry in insufficient:
+        assert list(entry) == INSUFFICIENT_COLUMNS
+        assert entry["classification"] == "insufficient_history"
+        assert entry["previous_runs"] == 1 and entry["repetitions"] >= 1
+        assert isinstance(entry["newest"], float)
+        assert entry["message"] == "1 night(s) before the newest; at least 5 needed"
+    assert {e["metric"] for e in insufficient} >= {"meshmark", "latency_ms_p99", "meshmark_mean"}
+    assert len(text.encode()) < 300 * len(insufficient) + 3_000  # was about 800 bytes an entry
+    html = Path(report.html_path).read_text()
+    assert f"{len(insufficient)} series have insufficient history" in html
 
 
 def test_markdown_summary(regression_report) -> None:
