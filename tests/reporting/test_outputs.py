@@ -39,7 +39,7 @@ def test_html_opens_from_disk_with_regressions_first(regression_report) -> None:
         assert "plotly.js v" in bundle.read_text()[:2000]
     assert "plotly.js v" not in html  # ... not inlined (4.6 MB per page) ...
     assert len(html.encode()) < 300_000
-    assert html.count("Plotly.newPlot") == 6  # ... and used by the five charts and the flagged changes
+    assert html.count("<script>meshmarkPlot(") == 6  # ... and used by the five charts and the flagged changes
     assert html.index('id="section-chart-changes"') < html.index('id="section-chart-meshmark"')
     regressions_at = html.index('id="regressions"')
     assert regressions_at < html.index('class="chart"')
@@ -281,10 +281,11 @@ def test_a_mesh_has_one_colour_in_every_chart(regression_root: Path) -> None:
     from meshmark_tasks.reporting.charts import all_charts
     from meshmark_tasks.reporting.history import load_history
 
-    trace = re.compile(r'"line":\{"color":"([^"]+)"\},"mode":"lines\+markers","name":"([^"]+)"')
+    meshes = {"baseline", "sidecar", "sidecar-mtls"}
     colours: dict[str, set[str]] = {}
     for chart in all_charts(load_history(str(regression_root), days=30)):
-        for colour, mesh in trace.findall(chart.div):
-            colours.setdefault(mesh, set()).add(colour)
-    assert {"baseline", "sidecar", "sidecar-mtls"} <= set(colours)
+        for trace in chart.figure["data"]:
+            if trace["name"] in meshes:  # the latency chart's are "<mesh> p50", ... in the same colour
+                colours.setdefault(trace["name"], set()).add(trace["line"]["color"])
+    assert set(colours) == meshes
     assert all(len(c) == 1 for c in colours.values()), colours
