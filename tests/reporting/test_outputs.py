@@ -117,7 +117,8 @@ def test_regressions_json_for_machines(regression_report) -> None:
 
 def test_insufficient_history_entries_name_the_series_and_why(tmp_path: Path) -> None:
     """A root's first nights list every series as insufficient_history: each entry carries what
-    names the series and why it was not tested, not the test's fields (always null for it)."""
+    names the series and why it was not tested, not the test's fields (always null for it); the
+    second night's report files stay small."""
     from meshmark_tasks.reporting.trends import INSUFFICIENT_COLUMNS
 
     root = tmp_path / "history"
@@ -139,6 +140,11 @@ def test_insufficient_history_entries_name_the_series_and_why(tmp_path: Path) ->
     assert len(text.encode()) < 300 * len(insufficient) + 3_000  # was about 800 bytes an entry
     html = Path(report.html_path).read_text()
     assert f"{len(insufficient)} series have insufficient history" in html
+    # A fresh root's second night, shaped as the demo profile (3 meshes, 2 load points): its dated
+    # report folder was 149 KB with every field of these entries and a template in every chart.
+    sizes = {p.name: p.stat().st_size for p in Path(report.report_dir).iterdir()}
+    assert set(sizes) == {"index.html", "compare.html", "summary.md", "regressions.json"}
+    assert sum(sizes.values()) < 100_000, sizes
 
 
 def test_markdown_summary(regression_report) -> None:
