@@ -9,10 +9,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pandas as pd
-import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from meshmark_tasks.reporting.charts import Chart, _div, _text
+from meshmark_tasks.reporting.charts import Chart, Trace, _text, chart, numbers, subplot, trace
 from meshmark_tasks.reporting.history import History
 from meshmark_tasks.reporting.series import METRICS_BY_COLUMN, metric_values
 
@@ -51,22 +50,22 @@ def changes_chart(history: History, changes: Sequence[Mapping[str, Any]]) -> Cha
         return None
     rows = -(-len(shown) // 2)
     fig = make_subplots(rows=rows, cols=2, subplot_titles=[_title(c) for c in shown], vertical_spacing=0.12)
+    traces: list[Trace] = []
     for i, change in enumerate(shown):
-        row, col = i // 2 + 1, i % 2 + 1
+        axes = subplot(fig, i // 2 + 1, i % 2 + 1)
         nights = _night_values(history, change)
         first = int(change["first_night"]["run_seq"])
-        x = nights["run_date"].astype(str)
-        fig.add_trace(
-            go.Scatter(
-                x=x,
-                y=nights["value"],
+        traces.append(
+            trace(
+                "scatter",
+                x=nights["run_date"].astype(str).tolist(),
+                y=numbers(nights["value"]),
                 mode="lines+markers",
                 line={"color": "#57606a"},
                 showlegend=False,
                 hovertemplate="%{x}<br>%{y:.4g} (median of the night)<extra></extra>",
-            ),
-            row=row,
-            col=col,
+                **axes,
+            )
         )
         before = nights[nights["run_seq"] < first]
         after = nights[nights["run_seq"] >= first]
@@ -76,37 +75,39 @@ def changes_chart(history: History, changes: Sequence[Mapping[str, Any]]) -> Cha
         ):
             if level is None or part.empty:
                 continue
-            fig.add_trace(
-                go.Scatter(
-                    x=part["run_date"].astype(str),
-                    y=[level] * len(part),
+            traces.append(
+                trace(
+                    "scatter",
+                    x=part["run_date"].astype(str).tolist(),
+                    y=numbers([level] * len(part)),
                     mode="lines",
                     line={"color": color, "dash": "dash"},
                     showlegend=False,
                     hovertemplate=f"level {level:.4g}<extra></extra>",
-                ),
-                row=row,
-                col=col,
+                    **axes,
+                )
             )
         if not after.empty:
-            fig.add_trace(
-                go.Scatter(
+            traces.append(
+                trace(
+                    "scatter",
                     x=[str(after["run_date"].iloc[0])],
-                    y=[after["value"].iloc[0]],
+                    y=numbers([after["value"].iloc[0]]),
                     mode="markers",
                     marker={"symbol": "triangle-up", "size": 13, "color": "#cf222e"},
                     showlegend=False,
                     hovertemplate=_text(f"first night, p = {_p(change.get('p_value'))}") + "<extra></extra>",
-                ),
-                row=row,
-                col=col,
+                    **axes,
+                )
             )
     fig.update_xaxes(type="date", tickformat="%Y-%m-%d")
-    return Chart(
+    return chart(
         CHART_ID,
         "Flagged changes",
         "Each changed series per night (median of its repetitions), the levels before and after the "
         "change point (dashed) and its first night (triangle). Regressions first, then improvements, "
         "then recent changes on earlier nights.",
-        _div(fig, CHART_ID, height=max(320, 280 * rows)),
+        traces,
+        fig,
+        height=max(320, 280 * rows),
     )

@@ -1,4 +1,11 @@
-"""Plotly charts of the report, rendered as <div>s without plotly.js (the page embeds it once).
+"""Plotly charts of the report: each a <div> and a call that draws it, without plotly.js (the page
+embeds or links it once) and without the template (the page defines it once: `chart_script`).
+
+A chart's traces are plain dicts as plotly.js takes them, not plotly.py trace objects: plotly.py's
+validation of every trace took seconds in a long window's report, and what it checks is checked
+once in the tests instead (tests/reporting/test_charts.py validates every chart's figure with
+plotly.py). Layouts are still built with plotly.py (make_subplots places the panels), once per
+chart. Numbers are rounded to 6 significant digits (`numbers`), as many as a hover shows.
 
 Plotly renders a subset of HTML inside trace names and hover text (<b>, <a href>, ...), so every
 string that comes from a profile or a result is HTML-escaped before it reaches a figure: it is then
@@ -9,8 +16,11 @@ from __future__ import annotations
 
 import functools
 import html
-from collections.abc import Iterator
+import json
+import math
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -25,6 +35,16 @@ PERCENTILES = [
     ("latency_ms_p99", "p99", "solid"),
 ]
 _PLOT_CONFIG = {"displaylogo": False, "responsive": True}
+MARGIN = {"l": 60, "r": 20, "t": 40, "b": 50}
+Trace = dict[str, Any]
+
+
+def _script_json(value: Any) -> str:
+    """JSON that can sit inside a <script> element: no "</script>" or "<!--" can occur in it."""
+    text = json.dumps(value, allow_nan=False, ensure_ascii=False, separators=(",", ":"))
+    for char, escaped in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026")):
+        text = text.replace(char, escaped)
+    return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
 
 
 @dataclass(frozen=True)
@@ -32,11 +52,45 @@ class Chart:
     chart_id: str
     title: str
     description: str
-    div: str  # plotly's own HTML; data inside is JSON with <, > and / escaped by plotly
+    figure: dict[str, Any]  # {"data": [traces], "layout": {...}} as plotly.js takes them, no template
+
+    @property
+    def div(self) -> str:
+        """The chart's <div> and the call that draws it (needs `chart_script` earlier in the page)."""
+        height = self.figure["layout"]["height"]
+        return (
+            f'<div id="{html.escape(self.chart_id)}" class="plotly-graph-div" '
+            f'style="height:{height}px; width:100%;"></div>\n'
+            f"<script>meshmarkPlot({_script_json(self.chart_id)}, {_script_json(self.figure)});</script>"
+        )
 
 
 def _text(value: object) -> str:
     return html.escape(str(value), quote=True)
+
+
+def numbers(values: Iterable[Any]) -> list[float | None]:
+    """Numbers for a chart's JSON, None for missing: 6 significant digits, as many as a hover shows
+    (4 significant digits, or 3 decimals of a latency under a second in ms)."""
+    out: list[float | None] = []
+    for value in values:
+        number = None if value is None or value is pd.NA else float(value)
+        out.append(float(f"{number:.6g}") if number is not None and math.isfinite(number) else None)
+    return out
+
+
+def trace(kind: str, **props: Any) -> Trace:
+    """A plotly.js trace of `kind` (one of TRACE_TYPES) with the properties that are set."""
+    return {"type": kind, **{key: value for key, value in props.items() if value is not None}}
+
+
+def subplot(fig: go.Figure, row: int, col: int) -> dict[str, str]:
+    """The axis references of a make_subplots panel ({"xaxis": "x2", "yaxis": "y2"}) for a trace."""
+    axes = fig.get_subplot(row, col)
+    return {
+        "xaxis": axes.xaxis.plotly_name.replace("axis", ""),
+        "yaxis": axes.yaxis.plotly_name.replace("axis", ""),
+    }
 
 
 # The kinds of trace the report draws, and the parts of a template's layout no 2-D chart of them reads
@@ -46,28 +100,54 @@ _UNUSED_LAYOUT = ("polar", "ternary", "scene", "geo", "mapbox", "map", "smith", 
 
 
 @functools.cache
-def report_template() -> go.layout.Template:
-    """plotly_white with only what the report's charts use: every figure embeds its template, and
-    the whole of plotly_white (defaults for 40 kinds of trace and subplot) is 6.5 KB a chart; this
-    is 1 KB and draws the report's scatter and bar charts the same (tests/reporting/
-    test_report_browser.py compares the drawn SVG)."""
+def report_template() -> dict[str, Any]:
+    """plotly_white with only what the report's charts use: the whole of plotly_white (defaults for
+    40 kinds of trace and subplot) is 6.5 KB, this is 1 KB and draws the report's scatter and bar
+    charts the same (tests/reporting/test_report_browser.py compares the drawn SVG)."""
     import plotly.io as pio
 
     white = pio.templates["plotly_white"].to_plotly_json()
     layout = {key: value for key, value in white["layout"].items() if key not in _UNUSED_LAYOUT}
     data = {kind: value for kind, value in white["data"].items() if kind in TRACE_TYPES}
-    return go.layout.Template(layout=layout, data=data)
+    return {"data": data, "layout": layout}
 
 
-def _div(fig: go.Figure, chart_id: str, height: int = 420) -> str:
-    unknown = {trace.type for trace in fig.data} - set(TRACE_TYPES)
+def chart_script() -> str:
+    """The page's one script before its charts: the report template, once for all charts of the
+    page (each chart embedding its own copy was 1.2 KB a chart), and `meshmarkPlot`, which draws a
+    chart's figure with it. Each chart gets a copy of the template, as plotly.js keeps it in the
+    chart's layout."""
+    return (
+        f"const meshmarkTemplate = {_script_json(report_template())};\n"
+        "function meshmarkPlot(id, figure) {\n"
+        "  figure.layout.template = structuredClone(meshmarkTemplate);\n"
+        f"  Plotly.newPlot(id, figure.data, figure.layout, {_script_json(_PLOT_CONFIG)});\n"
+        "}"
+    )
+
+
+def chart(
+    chart_id: str,
+    title: str,
+    description: str,
+    traces: Iterable[Trace],
+    layout: go.Figure | Mapping[str, Any] | None = None,
+    *,
+    height: int = 420,
+) -> Chart:
+    """A Chart of plain traces; `layout` a plotly.py figure (its layout is used: make_subplots'
+    panels, update_layout's titles) or a layout dict."""
+    data = list(traces)
+    unknown = {t["type"] for t in data} - set(TRACE_TYPES)
     if unknown:  # it would be drawn without plotly_white's defaults for its kind
         raise ValueError(f"{chart_id}: add {', '.join(sorted(unknown))} to charts.TRACE_TYPES")
-    fig.update_layout(template=report_template(), margin={"l": 60, "r": 20, "t": 40, "b": 50}, height=height)
-    div: str = fig.to_html(
-        full_html=False, include_plotlyjs=False, div_id=chart_id, config=_PLOT_CONFIG, default_width="100%"
-    )
-    return div
+    if isinstance(layout, go.Figure):
+        layout_dict = layout.layout.to_plotly_json()
+        layout_dict.pop("template", None)  # the page's (chart_script), not plotly.py's default
+    else:
+        layout_dict = dict(layout or {})
+    layout_dict.update(margin=MARGIN, height=height)
+    return Chart(chart_id, title, description, {"data": data, "layout": layout_dict})
 
 
 _DAY_MS = 86_400_000
@@ -113,16 +193,17 @@ def _mesh_lines(
     run_ids_as_text: bool = False,
     legend_per_mesh: bool = False,
     showlegend: bool | None = None,
-) -> Iterator[go.Scatter]:
+) -> Iterator[Trace]:
     """One line per mesh of `column` against run date (`data` from _per_mesh_over_time).
 
     `run_ids_as_text` gives each point its run id as text, for `%{text}` in the hovertemplate;
     `legend_per_mesh` puts each mesh's lines in one legend group (for charts with several panels).
     """
     for mesh, rows in data.groupby("mesh", sort=True):
-        yield go.Scatter(
-            x=rows["run_date"].astype(str),
-            y=rows[column],
+        yield trace(
+            "scatter",
+            x=rows["run_date"].astype(str).tolist(),
+            y=numbers(rows[column]),
             mode="lines+markers",
             name=_text(mesh),
             legendgroup=_text(mesh) if legend_per_mesh else None,
@@ -141,33 +222,35 @@ def _per_mesh_lines_over_time(
     hovertemplate: str,
     meshes_only: bool = False,
     run_ids_as_text: bool = False,
-) -> go.Figure:
+) -> tuple[list[Trace], go.Figure]:
     """One line per mesh, in its colour: `column` averaged over load points, against run date."""
     cells = complete_nights(history.cells) if column == "meshmark" else history.cells
     data = _per_mesh_over_time(cells, column, meshes_only=meshes_only)
+    traces = list(
+        _mesh_lines(
+            data, column, mesh_colors(history), hovertemplate=hovertemplate, run_ids_as_text=run_ids_as_text
+        )
+    )
     fig = go.Figure()
-    for trace in _mesh_lines(
-        data, column, mesh_colors(history), hovertemplate=hovertemplate, run_ids_as_text=run_ids_as_text
-    ):
-        fig.add_trace(trace)
     fig.update_layout(xaxis_title="run date", yaxis_title=yaxis_title)
     _run_date_axes(fig, history.cells)
-    return fig
+    return traces, fig
 
 
 def meshmark_over_time(history: History) -> Chart:
-    fig = _per_mesh_lines_over_time(
+    traces, layout = _per_mesh_lines_over_time(
         history,
         "meshmark",
         yaxis_title="MeshMark (mean over load points)",
         hovertemplate="%{x}<br>MeshMark %{y:.2f}<br>run %{text}<extra>%{fullData.name}</extra>",
         run_ids_as_text=True,
     )
-    return Chart(
+    return chart(
         "chart-meshmark",
         "MeshMark per mesh over time",
         "Mean MeshMark of each mesh configuration's cells per run (equal weight per load point).",
-        _div(fig, "chart-meshmark"),
+        traces,
+        layout,
     )
 
 
@@ -193,16 +276,17 @@ def latency_against_qps(history: History) -> Chart:
     newest = _newest_cells(history)
     many_shapes = newest["shape"].nunique() > 1
     colors = mesh_colors(history)
-    fig = go.Figure()
+    traces = []
     for (mesh, shape), rows in newest.groupby(["mesh", "shape"], sort=True):
         name = _group_name(str(mesh), str(shape), many_shapes)
         for column, label, dash in PERCENTILES:
             if rows[column].isna().all():
                 continue
-            fig.add_trace(
-                go.Scatter(
-                    x=rows["qps"],
-                    y=rows[column],
+            traces.append(
+                trace(
+                    "scatter",
+                    x=numbers(rows["qps"]),
+                    y=numbers(rows[column]),
                     mode="lines+markers",
                     name=_text(f"{name} {label}"),
                     legendgroup=_text(name),
@@ -210,12 +294,12 @@ def latency_against_qps(history: History) -> Chart:
                     hovertemplate="%{x:.0f} QPS<br>%{y:.3f} ms<extra>%{fullData.name}</extra>",
                 )
             )
-    fig.update_layout(xaxis_title="achieved QPS", yaxis_title="latency (ms)")
-    return Chart(
+    return chart(
         "chart-latency",
         "Latency percentiles against QPS (newest run)",
         "p50 (dotted), p90 (dashed) and p99 (solid) per mesh configuration at each load point.",
-        _div(fig, "chart-latency"),
+        traces,
+        {"xaxis": {"title": {"text": "achieved QPS"}}, "yaxis": {"title": {"text": "latency (ms)"}}},
     )
 
 
@@ -226,20 +310,20 @@ def mue_against_qps(history: History) -> Chart:
     groups = list(newest.groupby(["mesh", "shape"], sort=True))
     choices = [c for c in MUE_CHOICES if c in newest.columns]
     colors = mesh_colors(history)
-    fig = go.Figure()
-    for choice_index, column in enumerate(choices):
-        for (mesh, shape), rows in groups:
-            fig.add_trace(
-                go.Scatter(
-                    x=rows["qps"],
-                    y=rows[column],
-                    mode="lines+markers",
-                    name=_text(_group_name(str(mesh), str(shape), many_shapes)),
-                    line={"color": colors.get(str(mesh))},
-                    visible=choice_index == 0,
-                    hovertemplate="%{x:.0f} QPS<br>%{y:.3f}<extra>%{fullData.name}</extra>",
-                )
-            )
+    traces = [
+        trace(
+            "scatter",
+            x=numbers(rows["qps"]),
+            y=numbers(rows[column]),
+            mode="lines+markers",
+            name=_text(_group_name(str(mesh), str(shape), many_shapes)),
+            line={"color": colors.get(str(mesh))},
+            visible=choice_index == 0,
+            hovertemplate="%{x:.0f} QPS<br>%{y:.3f}<extra>%{fullData.name}</extra>",
+        )
+        for choice_index, column in enumerate(choices)
+        for (mesh, shape), rows in groups
+    ]
     buttons = []
     for choice_index, column in enumerate(choices):
         visible = [i // max(len(groups), 1) == choice_index for i in range(len(choices) * len(groups))]
@@ -250,17 +334,18 @@ def mue_against_qps(history: History) -> Chart:
                 "args": [{"visible": visible}, {"yaxis.title.text": column}],
             }
         )
-    fig.update_layout(
-        xaxis_title="achieved QPS",
-        yaxis_title=choices[0] if choices else "",
-        updatemenus=[{"buttons": buttons, "direction": "down", "x": 1.0, "xanchor": "right", "y": 1.15}],
-    )
-    return Chart(
+    layout = {
+        "xaxis": {"title": {"text": "achieved QPS"}},
+        "yaxis": {"title": {"text": choices[0] if choices else ""}},
+        "updatemenus": [{"buttons": buttons, "direction": "down", "x": 1.0, "xanchor": "right", "y": 1.15}],
+    }
+    return chart(
         "chart-mue",
         "MUE against QPS (newest run)",
         "MeshMark and each Mesh Utilization Efficiency (0–1, 1 is best) per load point; "
         "pick one in the menu.",
-        _div(fig, "chart-mue"),
+        traces,
+        layout,
     )
 
 
@@ -277,9 +362,11 @@ def overhead_over_time(history: History) -> Chart:
         rows=2, cols=2, subplot_titles=[label for _, label in OVERHEAD_PANELS], shared_xaxes=True
     )
     colors = mesh_colors(history)  # the same colour per mesh as in every other chart
+    traces = []
     for panel, (column, _label) in enumerate(OVERHEAD_PANELS):
         data = _per_mesh_over_time(history.cells, column, meshes_only=True)
-        for trace in _mesh_lines(
+        axes = subplot(fig, panel // 2 + 1, panel % 2 + 1)
+        for line in _mesh_lines(
             data,
             column,
             colors,
@@ -287,31 +374,34 @@ def overhead_over_time(history: History) -> Chart:
             legend_per_mesh=True,
             showlegend=panel == 0,
         ):
-            fig.add_trace(trace, row=panel // 2 + 1, col=panel % 2 + 1)
+            traces.append({**line, **axes})
     _run_date_axes(fig, history.cells)
-    return Chart(
+    return chart(
         "chart-overhead",
         "Overhead against the baseline over time",
         "What each mesh adds over the no-mesh baseline at the same load point in the same run "
         "(mean over load points).",
-        _div(fig, "chart-overhead", height=560),
+        traces,
+        fig,
+        height=560,
     )
 
 
 def cost_over_time(history: History) -> Chart:
-    fig = _per_mesh_lines_over_time(
+    traces, layout = _per_mesh_lines_over_time(
         history,
         "mesh_cost_per_million_requests",
         yaxis_title="mesh cost per million requests",
         hovertemplate="%{x}<br>%{y:.6f} per 1M requests<extra>%{fullData.name}</extra>",
         meshes_only=True,
     )
-    return Chart(
+    return chart(
         "chart-cost",
         "Mesh cost per million requests over time",
         "Data-plane plus control-plane CPU and memory at the stated prices, per million requests "
         "(mean over load points).",
-        _div(fig, "chart-cost"),
+        traces,
+        layout,
     )
 
 

@@ -11,11 +11,19 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import jinja2
-import plotly.graph_objects as go
 from markupsafe import Markup
 
 from meshmark_tasks.errors import MeshmarkError
-from meshmark_tasks.reporting.charts import Chart, _div, _palette, _text, plotly_js
+from meshmark_tasks.reporting.charts import (
+    Chart,
+    _palette,
+    _text,
+    chart,
+    chart_script,
+    numbers,
+    plotly_js,
+    trace,
+)
 from meshmark_tasks.reporting.compare import RunComparison, compare_runs
 from meshmark_tasks.reporting.compare_stats import METRICS
 
@@ -133,30 +141,37 @@ def _chart(comparison: RunComparison, metric_name: str) -> Chart | None:
         return None
     first = rows[0]
     categories = [_text(f"{r['mesh']} · {r['load_point']}") for r in rows]
-    fig = go.Figure()
+    traces = []
     for label, side in (("A", comparison.a), ("B", comparison.b)):
         key = label.lower()
         medians = [r[key]["median"] for r in rows]
         upper = [None if r[key]["upper"] is None else r[key]["upper"] - r[key]["median"] for r in rows]
         lower = [None if r[key]["lower"] is None else r[key]["median"] - r[key]["lower"] for r in rows]
-        fig.add_trace(
-            go.Bar(
-                x=categories,
-                y=medians,
-                name=_text(f"{label}: {side.mesh + '@' if side.mesh else ''}{side.run_id}"),
-                marker={"color": SIDE_COLORS[label]},
-                error_y={"type": "data", "array": upper, "arrayminus": lower, "visible": True},
-                hovertemplate="%{x}<br>median %{y:.4g}<extra>%{fullData.name}</extra>",
-            )
+        bars = trace(
+            "bar",
+            x=categories,
+            y=numbers(medians),
+            name=_text(f"{label}: {side.mesh + '@' if side.mesh else ''}{side.run_id}"),
+            marker={"color": SIDE_COLORS[label]},
+            hovertemplate="%{x}<br>median %{y:.4g}<extra>%{fullData.name}</extra>",
         )
-    fig.update_layout(barmode="group", yaxis_title=_text(f"{first['label']} ({first['unit']})"))
+        if any(u is not None for u in upper):  # one repetition a side has no interval
+            bars["error_y"] = {
+                "array": numbers(upper),
+                "arrayminus": numbers(lower),
+                "type": "data",
+                "visible": True,
+            }
+        traces.append(bars)
     chart_id = f"chart-compare-{metric_name}"
-    return Chart(
+    return chart(
         chart_id,
         f"{first['label']} ({first['unit']})",
         f"Median of the repetitions per side with its {comparison.level:.0%} CI (error bars; none for one "
         "repetition).",
-        _div(fig, chart_id, height=380),
+        traces,
+        {"barmode": "group", "yaxis": {"title": {"text": _text(f"{first['label']} ({first['unit']})")}}},
+        height=380,
     )
 
 
@@ -178,6 +193,7 @@ def render_html(
         generator_version=generator_version,
         plotly_js=Markup(plotly_js()) if plotly_src is None else "",  # the library's bundle, not data
         plotly_src=plotly_src,
+        chart_script=Markup(chart_script()),  # the charts' template and drawing function, no data
         side_text=side_text,
         change_text=change_text,
         q_text=q_text,

@@ -14,7 +14,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
-from meshmark_tasks.reporting.charts import Chart, plotly_js
+from meshmark_tasks.reporting.charts import Chart, chart_script, plotly_js
 from meshmark_tasks.reporting.quality import data_quality_sentence
 from meshmark_tasks.reporting.run_numbers import RunNumbers
 
@@ -137,6 +137,7 @@ def render_html(
         run_numbers=run_numbers,
         plotly_js=Markup(plotly_js()) if plotly_src is None else "",  # the library's bundle, not data
         plotly_src=plotly_src,
+        chart_script=Markup(chart_script()),  # the charts' template and drawing function, no data
         fmt=fmt,
         pct=pct,
         ci=ci,

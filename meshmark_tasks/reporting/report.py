@@ -19,10 +19,18 @@ from meshmark_tasks.reporting.prices import price_assumptions
 from meshmark_tasks.reporting.publish import ASSETS, publish, relative_link, report_folder
 from meshmark_tasks.reporting.quality import data_quality
 from meshmark_tasks.reporting.run_numbers import run_numbers_section
-from meshmark_tasks.reporting.trends import METHOD, TrendRule, counts, detect_history, series_records
+from meshmark_tasks.reporting.trends import (
+    METHOD,
+    TrendRule,
+    counts,
+    detect_history,
+    insufficient_record,
+    series_records,
+)
 from meshmark_tasks.storage import DatasetStore
 
-REGRESSIONS_SCHEMA_VERSION = 1
+# 2: insufficient_history entries carry only trends.INSUFFICIENT_COLUMNS (docs/reports.md).
+REGRESSIONS_SCHEMA_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -95,7 +103,7 @@ def build_report(
     regressions = by_class.get("regression", [])
     improvements = by_class.get("improvement", [])
     machine_drift = by_class.get("machine_drift", [])
-    insufficient = by_class.get("insufficient_history", [])
+    insufficient = [insufficient_record(r) for r in by_class.get("insufficient_history", [])]
     tally = counts(series)
 
     run_id = history.newest_run_id
@@ -192,8 +200,7 @@ def build_report(
 
 def one_entry_per_line(document: dict[str, Any]) -> str:
     """The JSON document with each top-level key on its own line and each entry of a list on its
-    own line, compact inside: as easy to scan and diff as indented JSON, a quarter smaller (a
-    report's first nights list every series as insufficient_history, 80 KB indented)."""
+    own line, compact inside: as easy to scan and diff as indented JSON, a quarter smaller."""
 
     def compact(value: Any) -> str:
         return json.dumps(value, allow_nan=False, ensure_ascii=False, separators=(",", ":"))

@@ -14,10 +14,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from meshmark_tasks.reporting.charts import Chart, _div, _text
+from meshmark_tasks.reporting.charts import Chart, _text, chart, numbers, subplot, trace
 from meshmark_tasks.storage import DatasetStore
 
 if TYPE_CHECKING:
@@ -148,40 +147,44 @@ def run_numbers_chart(frame: pd.DataFrame, colors: Mapping[str, str]) -> Chart |
     fig = make_subplots(rows=1, cols=len(panels), subplot_titles=[_text(label) for _, label, _ in panels])
     labels = [load_point_label(r) for r in frame.to_dict("records")]
     frame = frame.assign(_label=labels)
+    traces = []
     for index, (column, label, unit) in enumerate(panels, start=1):
+        axes = subplot(fig, 1, index)
         for mesh, rows in frame.groupby("mesh", sort=True):
             median = rows[f"{column}_median"]
             upper = (rows[f"{column}_ci_high"] - median).fillna(0)
             lower = (median - rows[f"{column}_ci_low"]).fillna(0)
-            fig.add_trace(
-                go.Scatter(
+            traces.append(
+                trace(
+                    "scatter",
                     x=[_text(v) for v in rows["_label"]],
-                    y=median,
+                    y=numbers(median),
                     mode="markers",
                     name=_text(mesh),
                     legendgroup=_text(mesh),
                     showlegend=index == 1,
                     marker={"color": colors.get(str(mesh)), "size": 9},
                     error_y={
+                        "array": numbers(upper),
+                        "arrayminus": numbers(lower),
                         "type": "data",
-                        "array": upper.tolist(),
-                        "arrayminus": lower.tolist(),
                         "visible": True,
                     },
                     hovertemplate=(
                         f"%{{x}}<br>{_text(label)} %{{y:.4g}} {_text(unit)}<extra>%{{fullData.name}}</extra>"
                     ),
-                ),
-                row=1,
-                col=index,
+                    **axes,
+                )
             )
     fig.update_layout(scattermode="group")
-    return Chart(
+    return chart(
         "chart-run-numbers",
         "This run: medians with 95 % confidence intervals",
         "Median of each mesh configuration's repetitions at each load point; the error bars are the "
         "order-statistic confidence interval of the median (none with a single repetition).",
-        _div(fig, "chart-run-numbers", height=380),
+        traces,
+        fig,
+        height=380,
     )
 
 

@@ -147,6 +147,20 @@ SERIES_COLUMNS = [
     "drift",
     "message",
 ]
+# An insufficient_history entry of regressions.json: what names the series and why its newest night
+# was not tested; the test's fields (levels, p-value, threshold, ...) are always null for it.
+INSUFFICIENT_COLUMNS = [
+    "mesh",
+    "load_point",
+    "metric",
+    "label",
+    "unit",
+    "classification",
+    "newest",
+    "repetitions",
+    "previous_runs",
+    "message",
+]
 CHANGE_COLUMNS = [
     "mesh",
     "load_point",
@@ -451,6 +465,11 @@ def counts(series: pd.DataFrame) -> dict[str, int]:
 def series_records(series: pd.DataFrame) -> list[dict[str, Any]]:
     """JSON-ready dicts (NaN → None, numpy scalars → Python)."""
     return [{k: _plain(v) for k, v in row.items()} for row in series.to_dict(orient="records")]
+
+
+def insufficient_record(record: dict[str, Any]) -> dict[str, Any]:
+    """A series record of an insufficient_history series cut to INSUFFICIENT_COLUMNS."""
+    return {column: record[column] for column in INSUFFICIENT_COLUMNS}
 
 
 def _plain(value: Any) -> Any:

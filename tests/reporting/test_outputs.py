@@ -39,7 +39,7 @@ def test_html_opens_from_disk_with_regressions_first(regression_report) -> None:
         assert "plotly.js v" in bundle.read_text()[:2000]
     assert "plotly.js v" not in html  # ... not inlined (4.6 MB per page) ...
     assert len(html.encode()) < 300_000
-    assert html.count("Plotly.newPlot") == 6  # ... and used by the five charts and the flagged changes
+    assert html.count("<script>meshmarkPlot(") == 6  # ... and used by the five charts and the flagged changes
     assert html.index('id="section-chart-changes"') < html.index('id="section-chart-meshmark"')
     regressions_at = html.index('id="regressions"')
     assert regressions_at < html.index('class="chart"')
@@ -60,7 +60,7 @@ def test_regressions_json_for_machines(regression_report) -> None:
     # one line per top-level key and per list entry (and the lists' brackets)
     entries = sum(len(v) + 1 for v in document.values() if isinstance(v, list) and v)
     assert len(text.splitlines()) == 2 + len(document) + entries
-    assert document["schema_version"] == 1
+    assert document["schema_version"] == 2
     assert document["run_id"] == regression_report.run_id
     assert document["counts"] == regression_report.counts
     assert document["method"] == document["rule"]["method"] == "change_point"
@@ -113,6 +113,38 @@ def test_regressions_json_for_machines(regression_report) -> None:
     assert all(
         r["classification"] != "stable" for r in document["improvements"] + document["insufficient_history"]
     )
+
+
+def test_insufficient_history_entries_name_the_series_and_why(tmp_path: Path) -> None:
+    """A root's first nights list every series as insufficient_history: each entry carries what
+    names the series and why it was not tested, not the test's fields (always null for it); the
+    second night's report files stay small."""
+    from meshmark_tasks.reporting.trends import INSUFFICIENT_COLUMNS
+
+    root = tmp_path / "history"
+    write_history(str(root), SyntheticHistory(nights=2, seed=5))
+    report = build_report(str(root), out_dir=str(tmp_path / "report"))
+    text = Path(report.json_path).read_text()
+    document = json.loads(text)
+    insufficient = document["insufficient_history"]
+    assert document["schema_version"] == 2
+    assert len(insufficient) == document["counts"]["insufficient_history"] > 20
+    assert document["regressions"] == document["improvements"] == []
+    for entry in insufficient:
+        assert list(entry) == INSUFFICIENT_COLUMNS
+        assert entry["classification"] == "insufficient_history"
+        assert entry["previous_runs"] == 1 and entry["repetitions"] >= 1
+        assert isinstance(entry["newest"], float)
+        assert entry["message"] == "1 night(s) before the newest; at least 5 needed"
+    assert {e["metric"] for e in insufficient} >= {"meshmark", "latency_ms_p99", "meshmark_mean"}
+    assert len(text.encode()) < 300 * len(insufficient) + 3_000  # was about 800 bytes an entry
+    html = Path(report.html_path).read_text()
+    assert f"{len(insufficient)} series have insufficient history" in html
+    # A fresh root's second night, shaped as the demo profile (3 meshes, 2 load points): its dated
+    # report folder was 149 KB with every field of these entries and a template in every chart.
+    sizes = {p.name: p.stat().st_size for p in Path(report.report_dir).iterdir()}
+    assert set(sizes) == {"index.html", "compare.html", "summary.md", "regressions.json"}
+    assert sum(sizes.values()) < 100_000, sizes
 
 
 def test_markdown_summary(regression_report) -> None:
@@ -255,10 +287,11 @@ def test_a_mesh_has_one_colour_in_every_chart(regression_root: Path) -> None:
     from meshmark_tasks.reporting.charts import all_charts
     from meshmark_tasks.reporting.history import load_history
 
-    trace = re.compile(r'"line":\{"color":"([^"]+)"\},"mode":"lines\+markers","name":"([^"]+)"')
+    meshes = {"baseline", "sidecar", "sidecar-mtls"}
     colours: dict[str, set[str]] = {}
     for chart in all_charts(load_history(str(regression_root), days=30)):
-        for colour, mesh in trace.findall(chart.div):
-            colours.setdefault(mesh, set()).add(colour)
-    assert {"baseline", "sidecar", "sidecar-mtls"} <= set(colours)
+        for trace in chart.figure["data"]:
+            if trace["name"] in meshes:  # the latency chart's are "<mesh> p50", ... in the same colour
+                colours.setdefault(trace["name"], set()).add(trace["line"]["color"])
+    assert set(colours) == meshes
     assert all(len(c) == 1 for c in colours.values()), colours

@@ -94,7 +94,6 @@ def test_time_axes_read_as_dates_with_few_runs(
         assert labels and sorted(set(labels)) == dates, (chart, labels)
 
 
-MARGIN = {"l": 60, "r": 20, "t": 40, "b": 50}  # charts._div's
 # Each chart's SVG as drawn: every element with its attributes in name order (the order they were
 # set in differs from one drawing to the next), the random ids of the figure (in its clip paths)
 # and of its traces (in their class names) taken out.
@@ -109,18 +108,20 @@ DRAWN_SVG_JS = """(() => {
 })()"""
 
 
-def test_the_report_s_small_template_draws_as_plotly_white(
+def test_the_report_s_small_shared_template_draws_as_plotly_white(
     chromium: HeadlessChromium, tmp_path: Path
 ) -> None:
-    """Each chart embeds its template; the report's (plotly_white cut to scatter and bar charts,
-    about 1 KB instead of 6.5) draws every kind of trace the report uses exactly as plotly_white."""
+    """A page defines the report's template once (charts.chart_script) and every chart is drawn
+    with it: plotly_white cut to scatter and bar charts, about 1 KB instead of 6.5. Every kind of
+    trace the report uses, as plain traces through charts.chart, draws exactly as plotly.py's own
+    HTML of the same figure with the whole of plotly_white."""
     import json
 
     import plotly.graph_objects as go
     import plotly.io as pio
     from plotly.subplots import make_subplots
 
-    from meshmark_tasks.reporting.charts import _div, plotly_js, report_template
+    from meshmark_tasks.reporting.charts import MARGIN, chart, chart_script, plotly_js, report_template
 
     lines = make_subplots(rows=2, cols=1, shared_xaxes=True, subplot_titles=("p50", "p99"))
     for row, mesh in ((1, "baseline"), (2, "sidecar")):
@@ -135,21 +136,25 @@ def test_the_report_s_small_template_draws_as_plotly_white(
     bars.update_layout(barmode="group", yaxis_title="p99 (ms)")
     divs = []
     for name, figure in (("lines", lines), ("bars", bars)):
-        divs.append(_div(go.Figure(figure), f"{name}-small"))
+        traces = [t.to_plotly_json() for t in figure.data]
+        divs.append(chart(f"{name}-small", name, "", traces, figure).div)
         reference = go.Figure(figure)
         reference.update_layout(template="plotly_white", margin=MARGIN, height=420)
         divs.append(reference.to_html(full_html=False, include_plotlyjs=False, div_id=f"{name}-white"))
     small, white = (
-        json.dumps(t.to_plotly_json(), separators=(",", ":"))
-        for t in (report_template(), pio.templates["plotly_white"])
+        json.dumps(t, separators=(",", ":"))
+        for t in (report_template(), pio.templates["plotly_white"].to_plotly_json())
     )
-    assert len(small) < 1_100 < 6_000 < len(white)  # as a chart embeds it
+    assert len(small) < 1_100 < 6_000 < len(white)
+    assert small in chart_script()
     (tmp_path / "plotly.js").write_text(plotly_js())
     page = tmp_path / "charts.html"
     page.write_text(
-        '<!doctype html><html><head><meta charset="utf-8"><script src="plotly.js"></script></head>'
+        '<!doctype html><html><head><meta charset="utf-8"><script src="plotly.js"></script>'
+        f"<script>{chart_script()}</script></head>"
         f"<body style='width: 1000px'>{''.join(divs)}</body></html>"
     )
+    chromium.call("Runtime.enable")
     chromium.call("Page.enable")
     chromium.call("Page.navigate", url=page.as_uri())
     chromium.wait_for("Page.loadEventFired")
@@ -162,3 +167,9 @@ def test_the_report_s_small_template_draws_as_plotly_white(
     for name in ("lines", "bars"):
         assert len(drawn[f"{name}-small"]) > 2_000
         assert drawn[f"{name}-small"] == drawn[f"{name}-white"], name
+    # Each chart has its own copy of the template (plotly.js keeps it in the chart's layout).
+    assert chromium.evaluate(
+        "document.getElementById('lines-small').layout.template"
+        " !== document.getElementById('bars-small').layout.template"
+    )
+    assert chromium.console_errors() == []
