@@ -52,7 +52,8 @@ class SpeedIndex:
     on: tuple[str, ...]
     night: str
     per_night: pd.DataFrame  # the `on` columns, night, INDEX (1.0 = a typical night)
-    newest_change: pd.DataFrame  # the `on` columns, index_change (significant newest-night changes only)
+    newest_night: object  # the newest night of the reference (None when it has no usable value)
+    newest_change: pd.DataFrame  # the `on` columns, index_change (significant changes on newest_night only)
 
     @property
     def empty(self) -> bool:
@@ -69,11 +70,11 @@ def speed_index(
 ) -> SpeedIndex:
     """The speed index from per-repetition `reference` values (> 0, finite; others are missing).
 
-    `p_value`: the significance the index's newest-night change must reach (module doc, 1.).
-
     `per_night`: each night's median ÷ the median over the nights of the same `on` key.
-    `newest_change`: the keys whose values have a significant change point on the newest night
-    (`config`'s p-value, minimum magnitude and history, on the log scale), with its magnitude.
+    `newest_change`: the keys measured on the reference's newest night whose values have a change
+    point there significant at `p_value` (module doc, 1.; `config`'s minimum magnitude and history,
+    on the log scale), with its magnitude. A key whose own last night is older has none: its last
+    change is not tonight's.
     """
     missing = [c for c in (*on, night, value) if c not in reference.columns]
     if missing:
@@ -85,12 +86,16 @@ def speed_index(
     typical = per_night.groupby(list(on), dropna=False)["_v"].transform("median")
     per_night[INDEX] = per_night["_v"] / typical
     change = pd.DataFrame(columns=[*on, "index_change"])
+    newest_night = usable[night].max() if len(usable) else None
     if len(usable):
         log_config = replace(config or ChangePointConfig(), scale="log", min_change=0.0, p_value=p_value)
         detected = detect_frame(usable, list(on), night, "_v", log_config).series
-        newest = detected[detected["newest_flagged"].astype(bool)]
+        tonight = per_night.loc[per_night[night] == newest_night, list(on)]
+        newest = detected[detected["newest_flagged"].astype(bool)].merge(tonight, on=list(on))
         change = newest[[*on, "newest_magnitude"]].rename(columns={"newest_magnitude": "index_change"})
-    return SpeedIndex(tuple(on), night, per_night[[*keys, INDEX]], change.reset_index(drop=True))
+    return SpeedIndex(
+        tuple(on), night, per_night[[*keys, INDEX]], newest_night, change.reset_index(drop=True)
+    )
 
 
 def check_drift(
@@ -121,7 +126,9 @@ def check_drift(
         "newest_p_value": "normalised_p_value",
     }
     index_of_series = frame.drop_duplicates(keys)[[*keys, *(c for c in on if c not in keys)]]
-    index_of_series = index_of_series.merge(speed.newest_change, on=on, how="left")[[*keys, "index_change"]]
+    # The index's change counts only when its newest night is the series' newest night (condition 3).
+    tonight = speed.newest_change if frame[night].max() == speed.newest_night else speed.newest_change[:0]
+    index_of_series = index_of_series.merge(tonight, on=on, how="left")[[*keys, "index_change"]]
     out = (
         raw[[*keys, "newest_flagged", "newest_magnitude"]]
         .merge(normal[[*keys, *renamed]].rename(columns=renamed), on=keys, how="left")

@@ -61,6 +61,18 @@ def test_without_an_index_on_the_newest_night_the_flag_stands() -> None:
     assert pd.isna(row["index_change"])
 
 
+def test_an_index_whose_newest_night_is_older_than_the_series_explains_nothing() -> None:
+    """The machine changed on the reference's last night, but tonight the reference was not measured
+    (the baseline quarantined, say): that change is not tonight's, and the series' flag stands."""
+    frame, ref = nights(step=1.0, index_step=0.8)
+    later = frame[frame["night"] == NIGHTS - 1].assign(night=NIGHTS)
+    shifted = pd.concat([frame[frame["night"] < NIGHTS - 1], later], ignore_index=True)
+    out = check_drift(shifted, ["key"], "v", speed_index(ref, ["lp"], "night", "cpu"))
+    row = out.iloc[0]
+    assert bool(row["newest_flagged"]) and pd.isna(row["index_change"])
+    assert not bool(row["drift_explained"])
+
+
 def test_a_stationary_series_is_not_flagged_nor_explained() -> None:
     frame, ref = nights(step=1.0, index_step=1.0, seed=11)
     out = check_drift(frame, ["key"], "v", speed_index(ref, ["lp"], "night", "cpu"))
