@@ -47,11 +47,21 @@ from meshmark_tasks.stats import ChangePointConfig, check_drift, detect_frame, p
 
 UNCHANGED = "unchanged"
 MEASURED_METRICS = ("p50_ms", "p99_ms", "cpu_dataplane", "cpu_app")
+
+
+def _per_request(record: dict[str, Any]) -> float:
+    """The app's CPU seconds per request in a record (NaN when not computable)."""
+    try:
+        return float(record["cpu_seconds_app"]) / float(record["requests"])
+    except (KeyError, TypeError, ValueError, ZeroDivisionError):
+        return math.nan
+
+
 # Within-cell ratios to the app's CPU in the same window: the app does the same work per request
 # in every configuration, so this cancels how fast the (shared, virtual) machine ran in that window.
 NORMALISED_METRICS = {
     "cpu_dataplane_per_app_cpu": lambda r: r["cpu_dataplane"] / r["cpu_app"],
-    "p50_ms_per_app_cpu_ms": lambda r: r["p50_ms"] / (1000 * r["cpu_seconds_app"] / r["requests"]),
+    "p50_ms_per_app_cpu_ms": lambda r: r["p50_ms"] / (1000 * _per_request(r)),
 }
 # Each mesh repetition ÷ the baseline's in the same round and load point (the report's paired ratios).
 PAIRED_METRICS = {"p50_ratio_vs_baseline": "p50_ms", "p99_ratio_vs_baseline": "p99_ms"}
@@ -155,13 +165,6 @@ def trial_frame(
                 row[SPEED] = _per_request(record) if mesh == BASELINE else math.nan
                 rows.append(row)
     return pd.DataFrame(rows, columns=[*SERIES_KEYS, "night", *DETECT_METRICS, SPEED])
-
-
-def _per_request(record: dict[str, Any]) -> float:
-    try:
-        return float(record["cpu_seconds_app"]) / float(record["requests"])
-    except (KeyError, TypeError, ValueError, ZeroDivisionError):
-        return math.nan
 
 
 def _value(value: Any) -> float:
