@@ -4,7 +4,6 @@ for night-to-night variation, honest "not enough repetitions", and the report's 
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -166,10 +165,7 @@ def test_comparison_page_renders_in_a_browser(
     chromium.call("Page.enable")
     chromium.call("Page.navigate", url=page.as_uri())
     chromium.wait_for("Page.loadEventFired")
-    deadline = time.monotonic() + 60
-    while chromium.evaluate("document.querySelectorAll('.js-plotly-plot .main-svg').length") < 10:
-        assert time.monotonic() < deadline, "plotly charts did not render"
-        time.sleep(0.2)
+    chromium.wait_for_plotly_charts(10)
     assert chromium.evaluate("document.querySelectorAll('.js-plotly-plot').length") == 10
     bars = chromium.evaluate(
         "Array.from(document.querySelectorAll('.js-plotly-plot'))"

@@ -29,10 +29,7 @@ def test_report_renders_charts_without_console_errors(chromium: HeadlessChromium
     chromium.call("Page.navigate", url=Path(regression_report.html_path).as_uri())
     chromium.wait_for("Page.loadEventFired")
 
-    deadline = time.monotonic() + 60
-    while chromium.evaluate("document.querySelectorAll('.js-plotly-plot .main-svg').length") < 10:
-        assert time.monotonic() < deadline, "plotly charts did not render"
-        time.sleep(0.2)
+    chromium.wait_for_plotly_charts(10)
 
     assert chromium.evaluate("document.querySelectorAll('.js-plotly-plot').length") == 6  # + flagged changes
     assert chromium.evaluate("typeof Plotly") == "object"
@@ -158,10 +155,7 @@ def test_the_report_s_small_shared_template_draws_as_plotly_white(
     chromium.call("Page.enable")
     chromium.call("Page.navigate", url=page.as_uri())
     chromium.wait_for("Page.loadEventFired")
-    deadline = time.monotonic() + 60
-    while chromium.evaluate("document.querySelectorAll('.js-plotly-plot .main-svg').length") < 8:
-        assert time.monotonic() < deadline, "plotly charts did not render"
-        time.sleep(0.2)
+    chromium.wait_for_plotly_charts(8)
     time.sleep(0.5)
     drawn = chromium.evaluate(DRAWN_SVG_JS)
     for name in ("lines", "bars"):

@@ -144,6 +144,13 @@ class HeadlessChromium:
                 raise TimeoutError(event)
             self.events.append(json.loads(self.ws.recv()))
 
+    def wait_for_plotly_charts(self, count: int, timeout: float = 60) -> None:
+        """Block until at least `count` plotly charts have drawn their SVG."""
+        deadline = time.monotonic() + timeout
+        while self.evaluate("document.querySelectorAll('.js-plotly-plot .main-svg').length") < count:
+            assert time.monotonic() < deadline, "plotly charts did not render"
+            time.sleep(0.2)
+
     def console_errors(self) -> list[dict[str, Any]]:
         """Uncaught exceptions, console.error/console.assert calls and error log entries seen so far.
 
