@@ -79,6 +79,8 @@ class TrendRule:
     def __post_init__(self) -> None:
         if self.history_runs < 1:
             raise ValueError(f"history_runs must be at least 1, got {self.history_runs}")
+        if not 0.0 < self.drift_p_value < 1.0:
+            raise ValueError(f"drift_p_value must be a probability in (0, 1), got {self.drift_p_value!r}")
         self.config_for(METRICS[0])  # validates the rest (StatsInputError names the field)
 
     def config_for(self, metric: Metric) -> ChangePointConfig:

@@ -220,6 +220,9 @@ def test_improvements_follow_the_metric_sense(tmp_path: Path) -> None:
 def test_rule_validation() -> None:
     with pytest.raises(ValueError, match="history_runs"):
         TrendRule(history_runs=0)
+    for bad in (0.0, 1.0, 2.0, float("nan")):
+        with pytest.raises(ValueError, match="drift_p_value"):
+            TrendRule(drift_p_value=bad)
     with pytest.raises(StatsInputError, match="p_value"):
         TrendRule(p_value=1.5)
 
