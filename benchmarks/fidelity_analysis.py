@@ -18,10 +18,14 @@ from typing import Any
 from scipy import stats
 
 from benchmarks import fidelity_detect
-from meshmark_tasks.stats import median_ci
+from meshmark_tasks.stats import median_ci, speed_adjusted_median
 
 METRICS = ("p50_ms", "p99_ms", "cpu_dataplane", "cpu_app")
-CI_REPETITIONS = (6, 8, 10, 12, 15, 20, 30)
+CI_REPETITIONS = (6, 8, 10, 12, 15, 20, 30, 40, 45)
+# The metrics meshmark_summary also gives speed-adjusted (schemas.SUMMARY_ADJUSTED_METRICS).
+ADJUSTED_METRICS = ("p50_ms", "p99_ms", "cpu_dataplane")
+# Random n-subsets per n for the typical adjusted half-width (a regression each, so fewer than raw).
+ADJUSTED_DRAWS = 100
 
 
 # -- statistics -----------------------------------------------------------------------------------
@@ -48,6 +52,39 @@ def typical_ci_half_width_percent(values: Sequence[float], n: int, draws: int = 
     widths = [median_ci_half_width_percent(rng.sample(list(values), n)) for _ in range(draws)]
     finite = [w for w in widths if math.isfinite(w)]
     return statistics.median(finite) if finite else math.nan
+
+
+def adjusted_half_width_percent(values: Sequence[float], speeds: Sequence[float]) -> float:
+    """Half-width of the speed-adjusted median's CI (stats.speed_adjusted_median, as meshmark_summary
+    stores it), in % of that median; nan where there is none (fewer than 8 repetitions)."""
+    result = speed_adjusted_median(list(values), list(speeds))
+    return math.nan if result is None else 100 * result.rel_half_width
+
+
+def _adjusted_row(mesh: str, qps: Any, metric: str, points: Sequence[tuple[float, float]]) -> dict[str, Any]:
+    """One series' speed-adjusted CI half-widths: (value, app CPU per request) per repetition, in order."""
+    values, speeds = [v for v, _ in points], [s for _, s in points]
+    rng = random.Random(10)
+
+    def typical(n: int) -> float:
+        draws = [rng.sample(range(len(points)), n) for _ in range(ADJUSTED_DRAWS)]
+        widths = [adjusted_half_width_percent([values[i] for i in d], [speeds[i] for i in d]) for d in draws]
+        finite = [w for w in widths if math.isfinite(w)]
+        return statistics.median(finite) if finite else math.nan
+
+    result = speed_adjusted_median(values, speeds)
+    return {
+        "mesh": mesh,
+        "qps": qps,
+        "metric": f"{metric} adj.",
+        "n": len(values),
+        "slope": math.nan if result is None else result.slope,
+        "median": math.nan if result is None else result.median,
+        "ci_half_width_percent": {
+            n: adjusted_half_width_percent(values[:n], speeds[:n]) for n in CI_REPETITIONS if n <= len(values)
+        },
+        "typical_ci_half_width_percent": {n: typical(n) for n in CI_REPETITIONS if n < len(values)},
+    }
 
 
 def _metric_values(records: Iterable[dict[str, Any]], metric: str) -> list[float]:
@@ -130,6 +167,15 @@ def summarise_night(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
             rows.append(
                 _series_row(mesh, qps, metric, [(normalised(r), None) for r in group if r["cpu_app"]])
             )
+    for (mesh, qps), group in groups.items():
+        for metric in ADJUSTED_METRICS:
+            if _relevant(mesh, metric, group):
+                points = [
+                    (float(r[metric]), _app_ms_per_request(r))
+                    for r in group
+                    if r.get(metric) and r["requests"]
+                ]
+                rows.append(_adjusted_row(mesh, qps, metric, points))
     baselines = {(r["qps"], r["round"]): r for r in ok if r["measurement"]["cell"]["is_baseline"]}
     for (mesh, qps), group in groups.items():
         paired = [(r, baselines[(qps, r["round"])]) for r in group if (qps, r["round"]) in baselines]
@@ -353,10 +399,14 @@ def _night_lines(label: str, rows: Sequence[dict[str, Any]]) -> list[str]:
             f"n{n}:{_fmt(v)}/{_fmt(row['typical_ci_half_width_percent'].get(n, math.nan))}"
             for n, v in row["ci_half_width_percent"].items()
         )
+        spread = (
+            f"slope {_fmt(row['slope'], 2)}"
+            if "slope" in row
+            else f"CV {_fmt(row['cv_percent'])} %  rho(others) {_fmt(row['rho_vs_other_load'], 2)}"
+        )
         lines.append(
             f"  {row['mesh']:>14} q{_fmt(row['qps'], 0):>4} {row['metric']:>13}: median"
-            f" {row['median']:.4g}  CV {_fmt(row['cv_percent'])} %"
-            f"  rho(others) {_fmt(row['rho_vs_other_load'], 2)}  CI± {ci}"
+            f" {row['median']:.4g}  {spread}  CI± {ci}"
         )
     return lines
 

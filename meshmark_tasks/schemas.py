@@ -219,6 +219,10 @@ SUMMARY_PAIRED_DELTAS = {
 }
 
 
+# The same medians with the machine's speed taken out (stats/adjusted.py): each repetition moved to
+# the configuration's median app CPU per request; per metric <m>_adjusted_median, _ci_low, _ci_high.
+SUMMARY_ADJUSTED_METRICS = ["latency_ms_p50", "latency_ms_p99", "cpu_cores_dataplane"]
+
 _SUMMARY_MEDIAN_UNITS = {
     "actual_qps": "requests/s",
     "latency_ms_p50": "ms",
@@ -231,6 +235,13 @@ _SUMMARY_MEDIAN_UNITS = {
 def _median_fields(metric: str) -> list[pa.Field]:
     unit = _SUMMARY_MEDIAN_UNITS[metric]
     return [_field(f"{metric}_{part}", pa.float64(), unit) for part in ("median", "ci_low", "ci_high")]
+
+
+def _adjusted_fields(metric: str) -> list[pa.Field]:
+    unit = _SUMMARY_MEDIAN_UNITS[metric]
+    return [
+        _field(f"{metric}_adjusted_{part}", pa.float64(), unit) for part in ("median", "ci_low", "ci_high")
+    ]
 
 
 def _delta_fields(name: str, suffix: str) -> list[pa.Field]:
@@ -256,6 +267,9 @@ MESHMARK_SUMMARY = pa.schema(
     + [_field("pairs_used", pa.int32(), "count")]  # rounds paired with the baseline (null for the baseline)
     + [f for name in SUMMARY_PAIRED_DELTAS for f in _delta_fields(name, "_pct")]
     + _delta_fields("meshmark_delta", "")
+    # The speed the adjusted medians refer to: the median of the repetitions' app CPU per request.
+    + [_field("app_cpu_ms_per_request_median", pa.float64(), "ms")]
+    + [f for metric in SUMMARY_ADJUSTED_METRICS for f in _adjusted_fields(metric)]
     + [RUN_TS, PROFILE, BACKEND],
     metadata=_META,
 )

@@ -3,7 +3,9 @@
 Reads the run's `meshmark_summary` rows (scoring/uncertainty.py: medians of the repetitions with
 their 95 % CIs, overheads against the baseline paired within rounds with CI and p-value) and the
 configuration rows of `meshmark_config`. A run stored before that table existed, or a run with one
-repetition, has no intervals: the table then says "1 rep." and claims no difference.
+repetition, has no intervals: the table then says "1 rep." and claims no difference. Under p50, p99
+and data-plane CPU the table also shows the speed-adjusted median ("at steady speed", stats/adjusted.py)
+where the run has one (8 or more repetitions with the app's CPU measured).
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ MEDIANS = [
     ("latency_ms_p99", "p99", "ms"),
     ("cpu_cores_dataplane", "data-plane CPU", "cores"),
 ]
+# Medians that also have a speed-adjusted median (schemas.SUMMARY_ADJUSTED_METRICS).
+ADJUSTED = {"latency_ms_p50", "latency_ms_p99", "cpu_cores_dataplane"}
 # (column prefix, label) of the paired overheads against the baseline, in %.
 DELTAS = [("delta_p50", "Δ p50"), ("delta_p99", "Δ p99"), ("delta_cpu", "Δ CPU used")]
 
@@ -57,6 +61,17 @@ def plus_minus(median: Any, low: Any, high: Any, unit: str = "") -> str:
         return text
     half = (float(high) - float(low)) / 2 / abs(float(median))
     return f"{text} ± {100 * half:.1f} %"
+
+
+def adjusted_text(row: Mapping[str, Any], column: str, unit: str = "") -> str | None:
+    """`at steady speed 1.21 ms ± 1.6 %`, or None when the run has no speed-adjusted median."""
+    median = row.get(f"{column}_adjusted_median")
+    if column not in ADJUSTED or _missing(median):
+        return None
+    text = plus_minus(
+        median, row.get(f"{column}_adjusted_ci_low"), row.get(f"{column}_adjusted_ci_high"), unit
+    )
+    return f"at steady speed {text}"
 
 
 def _p(value: float) -> str:
@@ -103,9 +118,13 @@ def run_number_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
             "load_point": load_point_label(record),
             "repetitions": "—" if _missing(reps) else int(reps),
             "ci_level": None if _missing(record.get("ci_level")) else float(record["ci_level"]),
+            # (raw median ± CI, the speed-adjusted one or None) per shown metric.
             "medians": [
-                plus_minus(
-                    record.get(f"{c}_median"), record.get(f"{c}_ci_low"), record.get(f"{c}_ci_high"), unit
+                (
+                    plus_minus(
+                        record.get(f"{c}_median"), record.get(f"{c}_ci_low"), record.get(f"{c}_ci_high"), unit
+                    ),
+                    adjusted_text(record, c, unit),
                 )
                 for c, _, unit in MEDIANS
             ],

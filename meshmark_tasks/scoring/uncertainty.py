@@ -10,7 +10,10 @@ run: medians, CIs and significance"):
   baseline (p50, p99, total CPU used) from the per-round log ratios mesh / baseline of the same
   round (`stats.paired_comparison`: relative change with its t-interval and p-value), and the
   MeshMark difference from the baseline in points, paired within rounds the same way on the linear
-  scale. Baseline rows carry no comparison (null).
+  scale. Baseline rows carry no comparison (null). Beside the raw medians, the speed-adjusted
+  medians of p50, p99 and data-plane CPU (`stats.speed_adjusted_frame`): each repetition moved to
+  the configuration's median app CPU per request before the median is taken, with the same
+  order-statistic CI, so the machine's speed wandering during the night is not in the interval.
 - `config_uncertainty` (extra columns of `meshmark_config`): one MeshMark per (mesh, round) - the
   mean over the load points of that round, as meshmark_mean is the mean over load points - whose
   t-interval over the rounds is the CI of meshmark_mean; and the per-round difference from the
@@ -32,7 +35,7 @@ import pandas as pd
 from scipy import stats as scipy_stats
 
 from meshmark_tasks import schemas
-from meshmark_tasks.stats import StatsInputError, median_ci_frame, paired_comparison
+from meshmark_tasks.stats import StatsInputError, median_ci_frame, paired_comparison, speed_adjusted_frame
 from meshmark_tasks.stats.values import Scale
 
 ALPHA = 0.05
@@ -40,6 +43,8 @@ LEVEL = 0.95
 LOAD_POINT = ["requested_qps", "connections", "payload_bytes", "protocol"]
 _ROUND = "_round"
 _DESCRIPTIVE = ["mesh_kind", "network_functions"]
+# The machine's speed in a repetition's window: the app's CPU seconds per request (stats/adjusted.py).
+_SPEED = "_app_cpu_s_per_request"
 
 
 def _run_keys(frame: pd.DataFrame) -> list[str]:
@@ -70,7 +75,7 @@ def _repetitions(scored: pd.DataFrame, results: pd.DataFrame | None) -> pd.DataF
         frame[column] = scored[column] if column in scored.columns else None
     frame[_ROUND] = _rounds(scored).to_numpy()
     frame["meshmark"] = scored["meshmark"].astype("float64").to_numpy()
-    wanted = [m for m in schemas.SUMMARY_MEDIAN_METRICS if m != "meshmark"]
+    wanted = [*(m for m in schemas.SUMMARY_MEDIAN_METRICS if m != "meshmark"), "cpu_cores_app"]
     if results is not None and len(results):
         values = results[["cell_id", *(c for c in run_keys if c in results.columns)]].copy()
         for column in wanted:
@@ -81,7 +86,29 @@ def _repetitions(scored: pd.DataFrame, results: pd.DataFrame | None) -> pd.DataF
         for column in [*wanted, "cpu_cores_used"]:
             frame[column] = np.nan
     frame["requested_qps"] = frame["requested_qps"].astype("float64")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        speed = frame["cpu_cores_app"] / frame["actual_qps"]
+    frame[_SPEED] = speed.where(np.isfinite(speed))
     return frame
+
+
+def _speed_adjusted(frame: pd.DataFrame, group: list[str]) -> pd.DataFrame:
+    """Per group: the app CPU per request the repetitions are adjusted to, and the adjusted medians."""
+    out = frame.groupby(group, dropna=False, sort=True)[_SPEED].median().reset_index()
+    out = out.rename(columns={_SPEED: "app_cpu_ms_per_request_median"})
+    out["app_cpu_ms_per_request_median"] = 1000.0 * out["app_cpu_ms_per_request_median"]
+    for metric in schemas.SUMMARY_ADJUSTED_METRICS:
+        adjusted = speed_adjusted_frame(frame, group, metric, _SPEED, level=LEVEL)
+        adjusted = adjusted.rename(
+            columns={
+                "median": f"{metric}_adjusted_median",
+                "lower": f"{metric}_adjusted_ci_low",
+                "upper": f"{metric}_adjusted_ci_high",
+            }
+        )
+        keep = [*group, *(f"{metric}_adjusted_{p}" for p in ("median", "ci_low", "ci_high"))]
+        out = out.merge(adjusted[keep], on=group, how="left")
+    return out
 
 
 def _baseline_by_round(frame: pd.DataFrame, keys: Sequence[str], values: Sequence[str]) -> pd.DataFrame:
@@ -147,6 +174,7 @@ def summarise_load_points(scored: pd.DataFrame, results: pd.DataFrame | None = N
     # One repetition: a median but no interval and no achieved level worth stating.
     out.loc[out["repetitions_used"] < 2, "ci_level"] = np.nan
     out = out.merge(_paired_deltas(frame, run_keys), on=group, how="left")
+    out = out.merge(_speed_adjusted(frame, group), on=group, how="left")
     out["repetitions_used"] = out["repetitions_used"].astype("int32")
     return out[columns].sort_values(group, kind="stable", ignore_index=True)
 

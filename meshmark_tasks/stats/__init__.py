@@ -10,6 +10,12 @@ Uncertainty of a cell's summary (`median.py`):
         median, lower, upper, level (achieved), level_reached, rel_half_width ("± x %"), note
     median_ci_frame(frame, by, column, level=0.95) -> DataFrame   # every cell of a run in one sort
 
+A cell's median with the machine's speed taken out (`adjusted.py`):
+
+    speed_adjusted_median(values, speed, level=0.95) -> AdjustedMedian | None
+        median, lower, upper (order statistics), slope (elasticity to speed), reference
+    speed_adjusted_frame(frame, by, column, speed_column, level=0.95) -> DataFrame
+
 Comparisons (`compare.py`):
 
     paired_comparison(treatment, baseline, scale="log", level=0.95) -> Comparison
@@ -41,6 +47,12 @@ scipy, pandas and ruptures (about a second): keep it out of DAG files' top level
 
 from __future__ import annotations
 
+from meshmark_tasks.stats.adjusted import (
+    ADJUSTED_COLUMNS,
+    AdjustedMedian,
+    speed_adjusted_frame,
+    speed_adjusted_median,
+)
 from meshmark_tasks.stats.changepoint import (
     ChangePoint,
     ChangePointConfig,
@@ -61,7 +73,9 @@ from meshmark_tasks.stats.errors import StatsInputError
 from meshmark_tasks.stats.median import MedianCI, median_ci, median_ci_frame
 
 __all__ = [
+    "ADJUSTED_COLUMNS",
     "DRIFT_COLUMNS",
+    "AdjustedMedian",
     "ChangePoint",
     "ChangePointConfig",
     "Comparison",
@@ -78,6 +92,8 @@ __all__ = [
     "median_ci_frame",
     "paired_comparison",
     "paired_frame",
+    "speed_adjusted_frame",
+    "speed_adjusted_median",
     "speed_index",
     "two_sample_comparison",
 ]

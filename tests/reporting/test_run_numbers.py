@@ -41,3 +41,19 @@ def test_the_report_shows_the_run_with_intervals_and_significance(tmp_path: Path
     assert '"error_y":{"array"' in section.replace(" ", "")  # the chart has error bars
     # Sidecar vs baseline (same round) is significant, shown in bold with its CI and p-value.
     assert re.search(r"<b>\+\d+\.\d % \[\+\d+\.\d, \+\d+\.\d\], p (&lt;|=) [\d.]+</b>", section)
+
+
+def test_the_report_shows_the_median_at_steady_speed_from_eight_repetitions(tmp_path: Path) -> None:
+    five, ten = tmp_path / "five", tmp_path / "ten"
+    repeated_runs.write_nights(str(five / "store"), nights=2, repetitions=5)
+    repeated_runs.write_nights(str(ten / "store"), nights=2, repetitions=10)
+    sections = []
+    for where in (five, ten):
+        html = Path(build_report(str(where / "store"), out_dir=str(where / "reports")).html_path).read_text()
+        sections.append(html[html.index('<section id="run-numbers">') :])
+    assert '<span class="adjusted">' not in sections[0]  # 5 repetitions: no adjusted median
+    # p50, p99 (and data-plane CPU for the sidecars) carry the adjusted median with its interval.
+    steady = re.findall(
+        r'<span class="adjusted">at steady speed [\d.]+ (ms|cores) ± \d+\.\d %</span>', sections[1]
+    )
+    assert steady.count("ms") >= 4 and "cores" in steady

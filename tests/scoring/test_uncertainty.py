@@ -165,3 +165,40 @@ def test_empty_input_gives_the_empty_table() -> None:
         for c in schemas.MESHMARK_SUMMARY.names
         if c not in ("run_id", "run_date") and c not in schemas.RUN_LEVEL_COLUMNS
     ]
+
+
+def test_speed_adjusted_medians_take_the_machine_speed_out_of_the_interval() -> None:
+    # 12 rounds on a machine whose speed wanders: the app's CPU per request, p50, p99 and the
+    # data plane's CPU all move with it, the sidecar's own noise is 1 %.
+    rng = np.random.default_rng(12)
+    speed = np.exp(rng.normal(0.0, 0.10, 12))
+    rows = []
+    for r, s in enumerate(speed):
+        noise = math.exp(rng.normal(0.0, 0.01))
+        base = _row("baseline", r, s)
+        base["cpu_cores_app"] = 0.1 * s
+        side = _row("sidecar", r, 1.2 * s * noise, dataplane=0.05 * s * noise)
+        side["cpu_cores_app"] = 0.1 * s
+        rows += [base, side]
+    results = pd.DataFrame(rows)
+    summary = summarise_load_points(score_cells(results), results).set_index("mesh")
+    sidecar = summary.loc["sidecar"]
+    assert sidecar["app_cpu_ms_per_request_median"] == pytest.approx(1000 * 0.1 * np.median(speed) / 100.0)
+    for metric in ("latency_ms_p50", "cpu_cores_dataplane"):
+        raw = (sidecar[f"{metric}_ci_high"] - sidecar[f"{metric}_ci_low"]) / sidecar[f"{metric}_median"]
+        adjusted = (sidecar[f"{metric}_adjusted_ci_high"] - sidecar[f"{metric}_adjusted_ci_low"]) / sidecar[
+            f"{metric}_adjusted_median"
+        ]
+        assert adjusted < raw / 3, metric
+        assert sidecar[f"{metric}_adjusted_median"] == pytest.approx(sidecar[f"{metric}_median"], rel=0.05)
+    # The baseline has no data plane: no adjusted data-plane CPU, but adjusted latencies.
+    baseline = summary.loc["baseline"]
+    assert pd.isna(baseline["cpu_cores_dataplane_adjusted_median"])
+    assert baseline["latency_ms_p99_adjusted_median"] == pytest.approx(3 * np.median(speed), rel=1e-3)
+
+
+def test_five_rounds_have_no_speed_adjusted_median() -> None:
+    results = _results()
+    summary = summarise_load_points(score_cells(results), results)
+    assert summary["latency_ms_p50_adjusted_median"].isna().all()
+    assert summary["app_cpu_ms_per_request_median"].notna().all()
