@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 from plotly.subplots import make_subplots
 
+from meshmark_tasks import schemas
 from meshmark_tasks.reporting.charts import Chart, _text, chart, numbers, subplot, trace
 from meshmark_tasks.storage import DatasetStore
 
@@ -31,8 +32,6 @@ MEDIANS = [
     ("latency_ms_p99", "p99", "ms"),
     ("cpu_cores_dataplane", "data-plane CPU", "cores"),
 ]
-# Medians that also have a speed-adjusted median (schemas.SUMMARY_ADJUSTED_METRICS).
-ADJUSTED = {"latency_ms_p50", "latency_ms_p99", "cpu_cores_dataplane"}
 # (column prefix, label) of the paired overheads against the baseline, in %.
 DELTAS = [("delta_p50", "Δ p50"), ("delta_p99", "Δ p99"), ("delta_cpu", "Δ CPU used")]
 
@@ -66,7 +65,7 @@ def plus_minus(median: Any, low: Any, high: Any, unit: str = "") -> str:
 def adjusted_text(row: Mapping[str, Any], column: str, unit: str = "") -> str | None:
     """`at steady speed 1.21 ms ± 1.6 %`, or None when the run has no speed-adjusted median."""
     median = row.get(f"{column}_adjusted_median")
-    if column not in ADJUSTED or _missing(median):
+    if column not in schemas.SUMMARY_ADJUSTED_METRICS or _missing(median):
         return None
     text = plus_minus(
         median, row.get(f"{column}_adjusted_ci_low"), row.get(f"{column}_adjusted_ci_high"), unit

@@ -49,7 +49,6 @@ from meshmark_tasks.stats.median import DEFAULT_LEVEL, median_ci
 from meshmark_tasks.stats.values import FloatArray, Values, as_float_array, check_finite, check_level
 
 MIN_REPETITIONS = 8
-METHOD = "speed-adjusted median: log-log regression on app CPU per request, order-statistic CI"
 
 
 @dataclass(frozen=True)
