@@ -46,12 +46,25 @@ def median_ci_half_width_percent(values: Sequence[float], confidence: float = 0.
     return 100 * ci.rel_half_width
 
 
-def typical_ci_half_width_percent(values: Sequence[float], n: int, draws: int = 200, seed: int = 10) -> float:
-    """Median CI half-width over random n-subsets of `values`: what n repetitions typically get."""
-    rng = random.Random(seed)
-    widths = [median_ci_half_width_percent(rng.sample(list(values), n)) for _ in range(draws)]
+def _typical_width(
+    half_width: Callable[[list[int]], float], size: int, n: int, draws: int, rng: random.Random
+) -> float:
+    """The median of `half_width` over `draws` random n-subsets (as positions) of `size` repetitions."""
+    widths = [half_width(rng.sample(range(size), n)) for _ in range(draws)]
     finite = [w for w in widths if math.isfinite(w)]
     return statistics.median(finite) if finite else math.nan
+
+
+def typical_ci_half_width_percent(values: Sequence[float], n: int, draws: int = 200, seed: int = 10) -> float:
+    """Median CI half-width over random n-subsets of `values`: what n repetitions typically get."""
+    items = list(values)
+    return _typical_width(
+        lambda subset: median_ci_half_width_percent([items[i] for i in subset]),
+        len(items),
+        n,
+        draws,
+        random.Random(seed),
+    )
 
 
 def adjusted_half_width_percent(values: Sequence[float], speeds: Sequence[float]) -> float:
@@ -64,13 +77,10 @@ def adjusted_half_width_percent(values: Sequence[float], speeds: Sequence[float]
 def _adjusted_row(mesh: str, qps: Any, metric: str, points: Sequence[tuple[float, float]]) -> dict[str, Any]:
     """One series' speed-adjusted CI half-widths: (value, app CPU per request) per repetition, in order."""
     values, speeds = [v for v, _ in points], [s for _, s in points]
-    rng = random.Random(10)
+    rng = random.Random(10)  # one generator for every n, in CI_REPETITIONS order
 
-    def typical(n: int) -> float:
-        draws = [rng.sample(range(len(points)), n) for _ in range(ADJUSTED_DRAWS)]
-        widths = [adjusted_half_width_percent([values[i] for i in d], [speeds[i] for i in d]) for d in draws]
-        finite = [w for w in widths if math.isfinite(w)]
-        return statistics.median(finite) if finite else math.nan
+    def subset_width(subset: list[int]) -> float:
+        return adjusted_half_width_percent([values[i] for i in subset], [speeds[i] for i in subset])
 
     result = speed_adjusted_median(values, speeds)
     return {
@@ -83,7 +93,11 @@ def _adjusted_row(mesh: str, qps: Any, metric: str, points: Sequence[tuple[float
         "ci_half_width_percent": {
             n: adjusted_half_width_percent(values[:n], speeds[:n]) for n in CI_REPETITIONS if n <= len(values)
         },
-        "typical_ci_half_width_percent": {n: typical(n) for n in CI_REPETITIONS if n < len(values)},
+        "typical_ci_half_width_percent": {
+            n: _typical_width(subset_width, len(points), n, ADJUSTED_DRAWS, rng)
+            for n in CI_REPETITIONS
+            if n < len(values)
+        },
     }
 
 
